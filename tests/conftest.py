@@ -1,0 +1,40 @@
+"""Shared fixtures: named personas for permission tests, and the live servers' plumbing.
+
+The suite runs against the real PostgreSQL and Redis that `make test` starts (or those named by
+DATABASE_URL and REDIS_URL).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import PASSWORD, UserFactory
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def alice(db):
+    """An agent."""
+    return UserFactory(username="alice", role="agent")
+
+
+@pytest.fixture
+def bob(db):
+    """A manager."""
+    return UserFactory(username="bob", role="manager")
+
+
+@pytest.fixture
+def charlie(db):
+    """An administrator."""
+    return UserFactory(username="charlie", role="admin")
+
+
+@pytest.fixture
+def mallory(db):
+    """Signed in, but not a helpdesk user: no agent profile."""
+    return UserFactory(username="mallory")

@@ -1,0 +1,345 @@
+"""Business actions on tickets, customers and orders.
+
+Views, API, tasks, management commands and tests all call these; they never see a request. Each
+action opens its own transaction, writes the change with its timeline event and schedules live
+events after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from tickets.events import INBOX_GROUP, publish_on_commit, ticket_changed_payload, ticket_group
+from tickets.models import (
+    ChannelIdentity,
+    Customer,
+    Message,
+    Order,
+    Ticket,
+    TicketEvent,
+)
+
+
+def _touch(ticket: Ticket, when=None) -> None:
+    ticket.updated_at = when or timezone.now()
+
+
+def _announce(ticket: Ticket) -> None:
+    publish_on_commit([INBOX_GROUP, ticket_group(ticket.pk)], ticket_changed_payload(ticket))
+
+
+def create_ticket(
+    *,
+    store,
+    channel: str,
+    customer: Customer,
+    subject: str = "",
+    channel_account=None,
+    external_thread_id: str = "",
+    language: str = "",
+    priority: int = Ticket.Priority.NORMAL,
+    created_at=None,
+    actor: AbstractBaseUser | None = None,
+) -> Ticket:
+    """Open a new ticket for a customer. Messages are added with `add_message`."""
+    now = created_at or timezone.now()
+    with transaction.atomic():
+        ticket = Ticket.objects.create(
+            store=store,
+            channel=channel,
+            channel_account=channel_account,
+            external_thread_id=external_thread_id,
+            customer=customer,
+            subject=subject[:500],
+            language=language or customer.language or store.default_language,
+            priority=priority,
+            created_at=now,
+            updated_at=now,
+        )
+        TicketEvent.objects.create(ticket=ticket, kind=TicketEvent.Kind.CREATED, actor=actor, created_at=now)
+        _announce(ticket)
+    return ticket
+
+
+def add_message(
+    *,
+    ticket: Ticket,
+    direction: str,
+    body_text: str = "",
+    body_html: str = "",
+    author_user: AbstractBaseUser | None = None,
+    author_customer: Customer | None = None,
+    author_type: str | None = None,
+    subject: str = "",
+    channel: str | None = None,
+    external_id: str = "",
+    external_thread_id: str = "",
+    delivery_state: str | None = None,
+    created_at=None,
+) -> Message:
+    """Attach a message to a ticket and keep the ticket's timestamps and status in step.
+
+    - an inbound message sets `last_customer_message_at` and reopens a pending or solved ticket;
+    - the first outbound reply sets `first_response_at`;
+    - an internal note changes neither (a note is not a response).
+    Outbound replies start as queued; the channel adapter moves them on.
+    """
+    now = created_at or timezone.now()
+    if author_type is None:
+        author_type = {
+            Message.Direction.INBOUND: Message.AuthorType.CUSTOMER,
+            Message.Direction.OUTBOUND: Message.AuthorType.AGENT,
+            Message.Direction.NOTE: Message.AuthorType.AGENT,
+        }[direction]
+    if delivery_state is None:
+        delivery_state = (
+            Message.DeliveryState.QUEUED if direction == Message.Direction.OUTBOUND else Message.DeliveryState.RECEIVED
+        )
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        message = Message.objects.create(
+            ticket=ticket,
+            direction=direction,
+            author_type=author_type,
+            author_user=author_user,
+            author_customer=author_customer if author_customer is not None else (
+                ticket.customer if direction == Message.Direction.INBOUND else None
+            ),
+            channel=channel or ticket.channel,
+            channel_account=ticket.channel_account,
+            subject=subject[:500],
+            body_text=body_text,
+            body_html=body_html,
+            external_id=external_id,
+            external_thread_id=external_thread_id or ticket.external_thread_id,
+            delivery_state=delivery_state,
+            created_at=now,
+        )
+        previous_status = ticket.status
+        if direction == Message.Direction.INBOUND:
+            ticket.last_customer_message_at = now
+            if ticket.status in (Ticket.Status.PENDING, Ticket.Status.SOLVED, Ticket.Status.CLOSED):
+                ticket.status = Ticket.Status.OPEN
+                ticket.solved_at = None
+        elif direction == Message.Direction.OUTBOUND:
+            ticket.last_agent_message_at = now
+            if ticket.first_response_at is None:
+                ticket.first_response_at = now
+            if ticket.status == Ticket.Status.NEW:
+                ticket.status = Ticket.Status.OPEN
+        _touch(ticket, now)
+        ticket.save()
+        TicketEvent.objects.create(
+            ticket=ticket, kind=TicketEvent.Kind.MESSAGE, actor=author_user, created_at=now,
+            data={"message_id": message.pk, "direction": direction},
+        )
+        if previous_status != ticket.status and previous_status in (Ticket.Status.SOLVED, Ticket.Status.CLOSED):
+            TicketEvent.objects.create(
+                ticket=ticket, kind=TicketEvent.Kind.REOPENED, created_at=now,
+                data={"from": previous_status, "to": ticket.status},
+            )
+        publish_on_commit(
+            [INBOX_GROUP, ticket_group(ticket.pk)],
+            {"type": "message.added", "ticket_id": ticket.pk, "message_id": message.pk, "direction": direction},
+        )
+        _announce(ticket)
+    return message
+
+
+def change_status(*, ticket: Ticket, status: str, actor: AbstractBaseUser | None = None) -> Ticket:
+    if status not in Ticket.Status.values:
+        raise ValueError(f"unknown ticket status {status!r}")
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if ticket.status == status:
+            return ticket
+        previous = ticket.status
+        now = timezone.now()
+        ticket.status = status
+        if status == Ticket.Status.SOLVED:
+            ticket.solved_at = now
+        elif status == Ticket.Status.CLOSED:
+            ticket.closed_at = now
+            ticket.solved_at = ticket.solved_at or now
+        else:
+            ticket.solved_at = None
+            ticket.closed_at = None
+        _touch(ticket, now)
+        ticket.save()
+        TicketEvent.objects.create(
+            ticket=ticket, kind=TicketEvent.Kind.STATUS_CHANGED, actor=actor, data={"from": previous, "to": status}
+        )
+        _announce(ticket)
+    return ticket
+
+
+def assign_ticket(
+    *, ticket: Ticket, assignee: AbstractBaseUser | None, team=None, actor: AbstractBaseUser | None = None
+) -> Ticket:
+    """Give the ticket to an agent (or to nobody) and optionally to a team."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        changes = {}
+        if ticket.assignee_id != (assignee.pk if assignee else None):
+            changes["assignee"] = {"from": ticket.assignee_id, "to": assignee.pk if assignee else None}
+            ticket.assignee = assignee
+        if team is not None and ticket.team_id != team.pk:
+            changes["team"] = {"from": ticket.team_id, "to": team.pk}
+            ticket.team = team
+        if not changes:
+            return ticket
+        _touch(ticket)
+        ticket.save()
+        if "assignee" in changes:
+            TicketEvent.objects.create(ticket=ticket, kind=TicketEvent.Kind.ASSIGNED, actor=actor, data=changes["assignee"])
+        if "team" in changes:
+            TicketEvent.objects.create(ticket=ticket, kind=TicketEvent.Kind.TEAM_CHANGED, actor=actor, data=changes["team"])
+        _announce(ticket)
+    return ticket
+
+
+def set_priority(*, ticket: Ticket, priority: int, actor: AbstractBaseUser | None = None) -> Ticket:
+    if priority not in Ticket.Priority.values:
+        raise ValueError(f"unknown priority {priority!r}")
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if ticket.priority == priority:
+            return ticket
+        previous = ticket.priority
+        ticket.priority = priority
+        _touch(ticket)
+        ticket.save()
+        TicketEvent.objects.create(
+            ticket=ticket, kind=TicketEvent.Kind.PRIORITY_CHANGED, actor=actor, data={"from": previous, "to": priority}
+        )
+        _announce(ticket)
+    return ticket
+
+
+def set_tags(*, ticket: Ticket, tags: Iterable, actor: AbstractBaseUser | None = None) -> Ticket:
+    tags = list(tags)
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        before = sorted(ticket.tags.values_list("name", flat=True))
+        after = sorted(tag.name for tag in tags)
+        if before == after:
+            return ticket
+        ticket.tags.set(tags)
+        _touch(ticket)
+        ticket.save(update_fields=["updated_at"])
+        TicketEvent.objects.create(
+            ticket=ticket, kind=TicketEvent.Kind.TAGGED, actor=actor, data={"from": before, "to": after}
+        )
+        _announce(ticket)
+    return ticket
+
+
+def link_order(*, ticket: Ticket, order: Order, actor: AbstractBaseUser | None = None) -> bool:
+    """Link an order to a ticket; returns False when it was linked already."""
+    with transaction.atomic():
+        if ticket.orders.filter(pk=order.pk).exists():
+            return False
+        ticket.orders.add(order)
+        TicketEvent.objects.create(
+            ticket=ticket, kind=TicketEvent.Kind.ORDER_LINKED, actor=actor,
+            data={"order_id": order.pk, "number": order.number},
+        )
+    return True
+
+
+def merge_customers(*, source: Customer, target: Customer, actor: AbstractBaseUser | None = None) -> Customer:
+    """Fold `source` into `target`: identities, tickets, orders and authored messages move over,
+    empty profile fields are filled from the source, and the source is kept as a pointer
+    (`merged_into`) so that old links still resolve. Nothing is deleted.
+    """
+    if source.pk == target.pk:
+        raise ValueError("a customer cannot be merged into itself")
+    with transaction.atomic():
+        # Lock both rows in a fixed order so two concurrent merges cannot deadlock.
+        locked = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[source.pk, target.pk]).order_by("pk")}
+        source, target = locked[source.pk], locked[target.pk]
+        if source.merged_into_id is not None:
+            raise ValueError("this customer has already been merged")
+
+        for identity in ChannelIdentity.objects.filter(customer=source):
+            duplicate = ChannelIdentity.objects.filter(
+                customer=target, kind=identity.kind, value=identity.value, account=identity.account_id
+            ).exists()
+            if duplicate:
+                identity.delete()
+            else:
+                identity.customer = target
+                identity.save(update_fields=["customer"])
+        ticket_ids = list(Ticket.objects.filter(customer=source).values_list("pk", flat=True))
+        Ticket.objects.filter(pk__in=ticket_ids).update(customer=target)
+        Order.objects.filter(customer=source).update(customer=target)
+        Message.objects.filter(author_customer=source).update(author_customer=target)
+
+        for field in ("name", "email", "phone", "language", "time_zone", "country"):
+            if not getattr(target, field) and getattr(source, field):
+                setattr(target, field, getattr(source, field))
+        if source.note:
+            target.note = f"{target.note}\n\n{source.note}".strip()
+        target.save()
+        source.merged_into = target
+        source.save(update_fields=["merged_into", "updated_at"])
+
+        TicketEvent.objects.bulk_create(
+            TicketEvent(
+                ticket_id=ticket_id, kind=TicketEvent.Kind.CUSTOMER_MERGED, actor=actor,
+                data={"from_customer": source.pk, "to_customer": target.pk},
+            )
+            for ticket_id in ticket_ids
+        )
+    return target
+
+
+def merge_tickets(*, source: Ticket, target: Ticket, actor: AbstractBaseUser | None = None) -> Ticket:
+    """Move every message, order and tag of `source` into `target`; `source` is closed and points
+    at `target`. Events stay on both timelines."""
+    if source.pk == target.pk:
+        raise ValueError("a ticket cannot be merged into itself")
+    with transaction.atomic():
+        locked = {t.pk: t for t in Ticket.objects.select_for_update().filter(pk__in=[source.pk, target.pk]).order_by("pk")}
+        source, target = locked[source.pk], locked[target.pk]
+        moved = Message.objects.filter(ticket=source).update(ticket=target)
+        target.orders.add(*source.orders.all())
+        target.tags.add(*source.tags.all())
+        now = timezone.now()
+        if source.last_customer_message_at and (
+            target.last_customer_message_at is None or source.last_customer_message_at > target.last_customer_message_at
+        ):
+            target.last_customer_message_at = source.last_customer_message_at
+        _touch(target, now)
+        target.save()
+        source.merged_into = target
+        source.status = Ticket.Status.CLOSED
+        source.closed_at = now
+        _touch(source, now)
+        source.save()
+        TicketEvent.objects.create(
+            ticket=target, kind=TicketEvent.Kind.MERGED, actor=actor, data={"merged_ticket": source.pk, "messages": moved}
+        )
+        TicketEvent.objects.create(
+            ticket=source, kind=TicketEvent.Kind.MERGED, actor=actor, data={"merged_into": target.pk, "messages": moved}
+        )
+        _announce(source)
+        _announce(target)
+    return target
+
+
+__all__ = [
+    "add_message",
+    "assign_ticket",
+    "change_status",
+    "create_ticket",
+    "link_order",
+    "merge_customers",
+    "merge_tickets",
+    "set_priority",
+    "set_tags",
+]
