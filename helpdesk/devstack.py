@@ -455,8 +455,11 @@ def command_test(pytest_args: list[str]) -> int:
         os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
         os.environ.setdefault("DJANGO_MEDIA_ROOT", str(data_dir() / "test-media"))
         os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+        os.environ.setdefault("DJANGO_STATIC_ROOT", str(data_dir() / "test-static"))
         ensure_database(os.environ["DATABASE_URL"])
         compile_translations()
+        # Production settings serve hashed static files from a manifest, so build it as a deploy would.
+        manage("collectstatic", "--no-input", "-v", "0")
         result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=BASE_DIR)
         return result.returncode
     except _Stop:

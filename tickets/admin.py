@@ -72,7 +72,7 @@ class ChannelAccountAdmin(admin.ModelAdmin):
     form = ChannelAccountForm
     list_display = ["display_name", "store", "channel", "provider", "status", "last_event_at", "has_secrets"]
     list_filter = ["channel", "status", "store"]
-    readonly_fields = ["public_id", "last_event_at", "last_sync_at", "last_error"]
+    readonly_fields = ["public_id", "created_at", "last_event_at", "last_sync_at", "last_error"]
 
     @admin.display(boolean=True, description=_("secrets stored"))
     def has_secrets(self, account: ChannelAccount) -> bool:

@@ -1,0 +1,77 @@
+"""Live events reach signed-in agents over WebSockets through the real Redis channel layer."""
+
+from __future__ import annotations
+
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+
+from tickets import actions
+from tickets.consumers import InboxConsumer
+from tests.factories import CustomerFactory, StoreFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _communicator(user) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(InboxConsumer.as_asgi(), "/ws/inbox/")
+    communicator.scope["user"] = user
+    return communicator
+
+
+def test_anonymous_socket_is_refused():
+    async def scenario():
+        communicator = _communicator(AnonymousUser())
+        connected, code = await communicator.connect()
+        return connected, code
+
+    assert async_to_sync(scenario)() == (False, 4401)
+
+
+def test_agent_receives_new_ticket_after_commit(alice):
+    store = StoreFactory()
+    customer = CustomerFactory()
+
+    async def scenario():
+        communicator = _communicator(alice)
+        connected, _ = await communicator.connect()
+        assert connected
+        ticket = await sync_to_async(actions.create_ticket)(
+            store=store, channel="email", customer=customer, subject="¿Dónde está mi pedido?"
+        )
+        event = await communicator.receive_json_from(timeout=5)
+        # Nothing else was published for this one action.
+        assert await communicator.receive_nothing(timeout=0.3)
+        await communicator.disconnect()
+        return ticket, event
+
+    ticket, event = async_to_sync(scenario)()
+    assert event["type"] == "ticket.changed"
+    assert event["ticket"]["id"] == ticket.pk
+    assert event["ticket"]["subject"] == "¿Dónde está mi pedido?"
+    assert event["ticket"]["status"] == "new"
+
+
+def test_rolled_back_change_publishes_nothing(alice):
+    from django.db import transaction
+
+    store = StoreFactory()
+    customer = CustomerFactory()
+
+    def create_and_roll_back():
+        with pytest.raises(RuntimeError):
+            with transaction.atomic():
+                actions.create_ticket(store=store, channel="email", customer=customer, subject="never")
+                raise RuntimeError("rolled back")
+
+    async def scenario():
+        communicator = _communicator(alice)
+        await communicator.connect()
+        await sync_to_async(create_and_roll_back)()
+        nothing = await communicator.receive_nothing(timeout=0.5)
+        await communicator.disconnect()
+        return nothing
+
+    assert async_to_sync(scenario)() is True
