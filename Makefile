@@ -39,8 +39,8 @@ lint: install
 
 # Refresh the translation catalogues after changing strings (needs GNU gettext).
 messages: install
-	cd helpdesk && ../$(BIN)/python ../manage.py makemessages -l es -l ro --no-obsolete
-	cd helpdesk && ../$(BIN)/python ../manage.py makemessages -d djangojs -l es -l ro --no-obsolete || true
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemessages -l es -l ro --no-obsolete --add-location file \
+		-i .venv -i .local -i staticfiles -i tests
 
 clean:
 	rm -rf $(VENV)

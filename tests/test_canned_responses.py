@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tickets.canned import render_canned_response
 from tests.factories import (
     CannedResponseFactory,
     CustomerFactory,
@@ -13,6 +12,7 @@ from tests.factories import (
     StoreFactory,
     TicketFactory,
 )
+from tickets.canned import render_canned_response
 
 pytestmark = pytest.mark.django_db
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
+from tests.factories import CustomerFactory, StoreFactory
 from tickets import actions
 from tickets.consumers import InboxConsumer
-from tests.factories import CustomerFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tickets import actions
-from tickets.models import ChannelIdentity, Customer, Message, Order, TicketEvent
 from tests.factories import (
     ChannelAccountFactory,
     ChannelIdentityFactory,
@@ -14,6 +12,8 @@ from tests.factories import (
     OrderFactory,
     TicketFactory,
 )
+from tickets import actions
+from tickets.models import ChannelIdentity, Customer, Message, Order, TicketEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +77,13 @@ def test_merging_a_merged_customer_again_is_refused():
     with pytest.raises(ValueError, match="already been merged"):
         actions.merge_customers(source=a, target=c)
     assert Customer.objects.get(pk=a.pk).merged_into_id == b.pk
+
+
+def test_merging_into_a_merged_customer_is_refused():
+    a, b, c = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    ticket = TicketFactory(customer=c)
+    actions.merge_customers(source=b, target=a)
+    with pytest.raises(ValueError, match="has itself been merged"):
+        actions.merge_customers(source=c, target=b)
+    ticket.refresh_from_db()
+    assert ticket.customer_id == c.pk

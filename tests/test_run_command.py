@@ -42,7 +42,8 @@ def _with_database(url: str, name: str) -> str:
 def _with_redis_db(url: str, db: int) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme == "unix":
-        return urllib.parse.urlunsplit(parts._replace(query=f"db={db}"))
+        # urlunsplit would drop the empty host and write unix:/path, which redis-py refuses.
+        return f"unix://{parts.path}?db={db}"
     return urllib.parse.urlunsplit(parts._replace(path=f"/{db}"))
 
 

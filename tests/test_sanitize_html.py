@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.factories import MessageFactory
 from tickets.html import sanitize_html
 from tickets.models import Message
-from tests.factories import MessageFactory
 
 HOSTILE = (
     '<p onclick="steal()">Hello <b>there</b></p>'

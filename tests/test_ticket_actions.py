@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.factories import CustomerFactory, OrderFactory, StoreFactory, TagFactory, TicketFactory
 from tickets import actions
 from tickets.models import Message, Ticket, TicketEvent
-from tests.factories import CustomerFactory, OrderFactory, StoreFactory, TagFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,8 @@ events after the commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -19,6 +20,10 @@ from tickets.models import (
     Customer,
     Message,
     Order,
+    OrderLine,
+    Shipment,
+    Store,
+    Team,
     Ticket,
     TicketEvent,
 )
@@ -150,7 +155,11 @@ def add_message(
     return message
 
 
-def change_status(*, ticket: Ticket, status: str, actor: AbstractBaseUser | None = None) -> Ticket:
+def change_status(
+    *, ticket: Ticket, status: str, actor: AbstractBaseUser | None = None, created_at=None
+) -> Ticket:
+    """Move the ticket to `status`. `created_at` (default: now) dates the change, for imports and
+    demo data."""
     if status not in Ticket.Status.values:
         raise ValueError(f"unknown ticket status {status!r}")
     with transaction.atomic():
@@ -158,7 +167,7 @@ def change_status(*, ticket: Ticket, status: str, actor: AbstractBaseUser | None
         if ticket.status == status:
             return ticket
         previous = ticket.status
-        now = timezone.now()
+        now = created_at or timezone.now()
         ticket.status = status
         if status == Ticket.Status.SOLVED:
             ticket.solved_at = now
@@ -171,16 +180,19 @@ def change_status(*, ticket: Ticket, status: str, actor: AbstractBaseUser | None
         _touch(ticket, now)
         ticket.save()
         TicketEvent.objects.create(
-            ticket=ticket, kind=TicketEvent.Kind.STATUS_CHANGED, actor=actor, data={"from": previous, "to": status}
+            ticket=ticket, kind=TicketEvent.Kind.STATUS_CHANGED, actor=actor, data={"from": previous, "to": status},
+            created_at=now,
         )
         _announce(ticket)
     return ticket
 
 
 def assign_ticket(
-    *, ticket: Ticket, assignee: AbstractBaseUser | None, team=None, actor: AbstractBaseUser | None = None
+    *, ticket: Ticket, assignee: AbstractBaseUser | None, team=None, actor: AbstractBaseUser | None = None,
+    created_at=None,
 ) -> Ticket:
-    """Give the ticket to an agent (or to nobody) and optionally to a team."""
+    """Give the ticket to an agent (or to nobody) and optionally to a team. `created_at` (default:
+    now) dates the change."""
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
         changes = {}
@@ -192,17 +204,51 @@ def assign_ticket(
             ticket.team = team
         if not changes:
             return ticket
-        _touch(ticket)
+        now = created_at or timezone.now()
+        _touch(ticket, now)
         ticket.save()
         if "assignee" in changes:
-            TicketEvent.objects.create(ticket=ticket, kind=TicketEvent.Kind.ASSIGNED, actor=actor, data=changes["assignee"])
+            TicketEvent.objects.create(
+                ticket=ticket, kind=TicketEvent.Kind.ASSIGNED, actor=actor, data=changes["assignee"], created_at=now
+            )
         if "team" in changes:
-            TicketEvent.objects.create(ticket=ticket, kind=TicketEvent.Kind.TEAM_CHANGED, actor=actor, data=changes["team"])
+            TicketEvent.objects.create(
+                ticket=ticket, kind=TicketEvent.Kind.TEAM_CHANGED, actor=actor, data=changes["team"], created_at=now
+            )
         _announce(ticket)
     return ticket
 
 
-def set_priority(*, ticket: Ticket, priority: int, actor: AbstractBaseUser | None = None) -> Ticket:
+def set_team(
+    *, ticket: Ticket, team: Team | None, actor: AbstractBaseUser | None = None, created_at=None
+) -> Ticket:
+    """Move the ticket to a team, or to no team at all; the assignee is left alone. `created_at`
+    (default: now) dates the change.
+
+    `assign_ticket` cannot clear a team (there `team=None` means "leave it"), hence this one.
+    """
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        new_team_id = team.pk if team is not None else None
+        if ticket.team_id == new_team_id:
+            return ticket
+        previous = ticket.team_id
+        ticket.team = team
+        now = created_at or timezone.now()
+        _touch(ticket, now)
+        ticket.save()
+        TicketEvent.objects.create(
+            ticket=ticket, kind=TicketEvent.Kind.TEAM_CHANGED, actor=actor, data={"from": previous, "to": new_team_id},
+            created_at=now,
+        )
+        _announce(ticket)
+    return ticket
+
+
+def set_priority(
+    *, ticket: Ticket, priority: int, actor: AbstractBaseUser | None = None, created_at=None
+) -> Ticket:
+    """Change the priority. `created_at` (default: now) dates the change."""
     if priority not in Ticket.Priority.values:
         raise ValueError(f"unknown priority {priority!r}")
     with transaction.atomic():
@@ -211,16 +257,21 @@ def set_priority(*, ticket: Ticket, priority: int, actor: AbstractBaseUser | Non
             return ticket
         previous = ticket.priority
         ticket.priority = priority
-        _touch(ticket)
+        now = created_at or timezone.now()
+        _touch(ticket, now)
         ticket.save()
         TicketEvent.objects.create(
-            ticket=ticket, kind=TicketEvent.Kind.PRIORITY_CHANGED, actor=actor, data={"from": previous, "to": priority}
+            ticket=ticket, kind=TicketEvent.Kind.PRIORITY_CHANGED, actor=actor, data={"from": previous, "to": priority},
+            created_at=now,
         )
         _announce(ticket)
     return ticket
 
 
-def set_tags(*, ticket: Ticket, tags: Iterable, actor: AbstractBaseUser | None = None) -> Ticket:
+def set_tags(
+    *, ticket: Ticket, tags: Iterable, actor: AbstractBaseUser | None = None, created_at=None
+) -> Ticket:
+    """Replace the ticket's tags. `created_at` (default: now) dates the change."""
     tags = list(tags)
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
@@ -229,26 +280,57 @@ def set_tags(*, ticket: Ticket, tags: Iterable, actor: AbstractBaseUser | None =
         if before == after:
             return ticket
         ticket.tags.set(tags)
-        _touch(ticket)
+        now = created_at or timezone.now()
+        _touch(ticket, now)
         ticket.save(update_fields=["updated_at"])
         TicketEvent.objects.create(
-            ticket=ticket, kind=TicketEvent.Kind.TAGGED, actor=actor, data={"from": before, "to": after}
+            ticket=ticket, kind=TicketEvent.Kind.TAGGED, actor=actor, data={"from": before, "to": after},
+            created_at=now,
         )
         _announce(ticket)
     return ticket
 
 
-def link_order(*, ticket: Ticket, order: Order, actor: AbstractBaseUser | None = None) -> bool:
-    """Link an order to a ticket; returns False when it was linked already."""
+def link_order(
+    *, ticket: Ticket, order: Order, actor: AbstractBaseUser | None = None, created_at=None
+) -> bool:
+    """Link an order to a ticket; returns False when it was linked already. `created_at` (default:
+    now) dates the timeline event."""
     with transaction.atomic():
         if ticket.orders.filter(pk=order.pk).exists():
             return False
         ticket.orders.add(order)
         TicketEvent.objects.create(
             ticket=ticket, kind=TicketEvent.Kind.ORDER_LINKED, actor=actor,
-            data={"order_id": order.pk, "number": order.number},
+            data={"order_id": order.pk, "number": order.number}, created_at=created_at or timezone.now(),
         )
     return True
+
+
+def create_order(
+    *,
+    store: Store,
+    marketplace: str,
+    external_id: str,
+    number: str,
+    lines: Iterable[Mapping[str, Any]] = (),
+    shipments: Iterable[Mapping[str, Any]] = (),
+    **fields: Any,
+) -> Order:
+    """Record an order with its lines and shipments, all or nothing.
+
+    `fields` are the remaining Order fields (customer, channel_account, status, currency, totals,
+    placed_at, addresses); `lines` and `shipments` are mappings of OrderLine and Shipment fields.
+    The caller checks uniqueness on (store, marketplace, external_id) first; a duplicate that
+    slips through a race raises IntegrityError and nothing is stored.
+    """
+    with transaction.atomic():
+        order = Order.objects.create(
+            store=store, marketplace=marketplace, external_id=external_id, number=number, **fields
+        )
+        OrderLine.objects.bulk_create(OrderLine(order=order, **line) for line in lines)
+        Shipment.objects.bulk_create(Shipment(order=order, **shipment) for shipment in shipments)
+    return order
 
 
 def merge_customers(*, source: Customer, target: Customer, actor: AbstractBaseUser | None = None) -> Customer:
@@ -264,6 +346,8 @@ def merge_customers(*, source: Customer, target: Customer, actor: AbstractBaseUs
         source, target = locked[source.pk], locked[target.pk]
         if source.merged_into_id is not None:
             raise ValueError("this customer has already been merged")
+        if target.merged_into_id is not None:
+            raise ValueError("cannot merge into a customer that has itself been merged")
 
         for identity in ChannelIdentity.objects.filter(customer=source):
             duplicate = ChannelIdentity.objects.filter(
@@ -336,10 +420,12 @@ __all__ = [
     "add_message",
     "assign_ticket",
     "change_status",
+    "create_order",
     "create_ticket",
     "link_order",
     "merge_customers",
     "merge_tickets",
     "set_priority",
     "set_tags",
+    "set_team",
 ]

@@ -44,7 +44,7 @@ class ChannelAccountForm(forms.ModelForm):
 
     class Meta:
         model = ChannelAccount
-        exclude = ["secrets_encrypted"]
+        fields = ["store", "channel", "provider", "display_name", "external_id", "settings", "status"]
 
     def clean_new_secrets(self) -> dict | None:
         raw = self.cleaned_data["new_secrets"].strip()
