@@ -74,3 +74,28 @@ def test_rolled_back_change_publishes_nothing(alice):
         return nothing
 
     assert async_to_sync(scenario)() is True
+
+
+def test_nothing_is_published_while_live_events_are_suppressed(alice):
+    from tickets.events import live_events_suppressed
+
+    store = StoreFactory()
+    customer = CustomerFactory()
+
+    def create_quietly():
+        with live_events_suppressed():
+            actions.create_ticket(store=store, channel="email", customer=customer, subject="bulk import")
+
+    async def scenario():
+        communicator = _communicator(alice)
+        await communicator.connect()
+        await sync_to_async(create_quietly)()
+        nothing = await communicator.receive_nothing(timeout=0.5)
+        await sync_to_async(actions.create_ticket)(store=store, channel="email", customer=customer, subject="live")
+        event = await communicator.receive_json_from(timeout=5)
+        await communicator.disconnect()
+        return nothing, event
+
+    nothing, event = async_to_sync(scenario)()
+    assert nothing is True
+    assert event["ticket"]["subject"] == "live"

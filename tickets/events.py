@@ -6,11 +6,28 @@ Groups: `inbox` (every signed-in agent), `ticket-<id>` (those looking at one tic
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
 INBOX_GROUP = "inbox"
+
+_suppressed: ContextVar[bool] = ContextVar("live_events_suppressed", default=False)
+
+
+@contextmanager
+def live_events_suppressed() -> Iterator[None]:
+    """Publish nothing inside this block: for bulk loads (demo data, imports) that nobody watches
+    live, where one Redis round trip per change would dominate the run time."""
+    token = _suppressed.set(True)
+    try:
+        yield
+    finally:
+        _suppressed.reset(token)
 
 
 def ticket_group(ticket_id: int) -> str:
@@ -45,4 +62,6 @@ def publish(groups: list[str], payload: dict) -> None:
 
 
 def publish_on_commit(groups: list[str], payload: dict) -> None:
+    if _suppressed.get():
+        return
     transaction.on_commit(lambda: publish(groups, payload))
