@@ -38,3 +38,13 @@ def charlie(db):
 def mallory(db):
     """Signed in, but not a helpdesk user: no agent profile."""
     return UserFactory(username="mallory")
+
+
+@pytest.fixture(autouse=True)
+def _static_files_without_manifest(settings) -> None:
+    """Production settings use whitenoise's manifest storage, whose `{% static %}` fails until
+    collectstatic has written a manifest; tests render pages without running collectstatic."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

@@ -1,0 +1,198 @@
+"""An agent's first day, in a real browser: sign in, read the inbox, open a ticket, write a note."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.factories import (
+    PASSWORD,
+    CustomerFactory,
+    MessageFactory,
+    OrderFactory,
+    OrderLineFactory,
+    ShipmentFactory,
+    StoreFactory,
+    TicketFactory,
+    UserFactory,
+)
+from tickets.models import Channel, Message, Ticket
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def helpdesk(transactional_db) -> dict:
+    """Data made with factories, not actions: actions publish live events through async_to_sync,
+    which cannot run in this thread while Playwright's event loop lives in it."""
+    agent = UserFactory(username="alice", role="agent")
+    agent.first_name, agent.last_name = "Alice", "Martin"
+    agent.save()
+    store = StoreFactory(name="Cosy Mugs", slug="cosy-mugs")
+    customer = CustomerFactory(name="Maria López", email="maria@example.org", language="es")
+    order = OrderFactory(store=store, customer=customer, number="#1042", total=Decimal("49.90"))
+    OrderLineFactory(order=order, title="Blue ceramic mug", quantity=2)
+    ShipmentFactory(
+        order=order,
+        carrier="DHL",
+        tracking_number="JD014600006281230",
+        tracking_url="https://www.dhl.com/track?id=JD014600006281230",
+    )
+    broken = TicketFactory(
+        store=store,
+        customer=customer,
+        subject="My mug arrived broken",
+        status=Ticket.Status.OPEN,
+        priority=Ticket.Priority.HIGH,
+        assignee=agent,
+    )
+    broken.orders.add(order)
+    MessageFactory(
+        ticket=broken,
+        body_text="The handle came off.",
+        body_html="<p>The handle came off. <b>Photo attached.</b></p><script>alert(1)</script>",
+    )
+    MessageFactory(
+        ticket=broken,
+        direction=Message.Direction.OUTBOUND,
+        author_type=Message.AuthorType.AGENT,
+        author_user=agent,
+        author_customer=None,
+        body_text="Sorry to hear that, Maria! A new mug is on its way.",
+        delivery_state=Message.DeliveryState.SENT,
+    )
+    pending = TicketFactory(
+        store=store,
+        channel=Channel.AMAZON,
+        customer=CustomerFactory(name="John Smith"),
+        subject="Invoice for order 123-1234567-1234567",
+        status=Ticket.Status.PENDING,
+    )
+    TicketFactory(
+        store=StoreFactory(name="Tea Corner", slug="tea-corner"),
+        channel=Channel.WHATSAPP,
+        subject="Do you ship to Romania?",
+        status=Ticket.Status.NEW,
+    )
+    return {"agent": agent, "broken": broken, "pending": pending}
+
+
+def sign_in(page) -> None:
+    page.goto("/tickets/")
+    expect(page).to_have_url(re.compile(r"/login/\?next=/tickets/$"))
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/tickets/$"))
+
+
+def test_agent_works_a_ticket_from_the_inbox(page, helpdesk, screenshot):
+    sign_in(page)
+
+    rows = page.locator("table.table--inbox tbody tr")
+    expect(rows).to_have_count(3)
+    expect(page.locator(".current-user")).to_contain_text("Alice Martin")
+    screenshot("inbox")
+
+    page.get_by_label("Status").select_option("pending")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Invoice for order 123-1234567-1234567")
+    expect(page.get_by_label("Status")).to_have_value("pending")
+
+    page.get_by_role("link", name="Clear filters").click()
+    expect(rows).to_have_count(3)
+    page.get_by_role("link", name="My mug arrived broken").click()
+    expect(page).to_have_url(re.compile(rf"/tickets/{helpdesk['broken'].pk}/$"))
+
+    conversation = page.locator("ol.conversation > li")
+    expect(conversation).to_have_count(2)
+    expect(conversation.nth(0)).to_have_class(re.compile(r"\bmsg--inbound\b"))
+    expect(conversation.nth(1)).to_have_class(re.compile(r"\bmsg--outbound\b"))
+    expect(conversation.nth(1)).to_contain_text("A new mug is on its way.")
+    # The customer's HTML renders inside its sandboxed frame.
+    expect(
+        page.frame_locator("ol.conversation iframe").get_by_text("Photo attached.")
+    ).to_be_visible()
+
+    orders = page.locator("section.orders")
+    expect(orders).to_contain_text("#1042")
+    expect(orders).to_contain_text("Blue ceramic mug")
+    expect(orders.get_by_role("link", name="JD014600006281230")).to_have_attribute(
+        "href", "https://www.dhl.com/track?id=JD014600006281230"
+    )
+    expect(page.locator("section.customer")).to_contain_text("maria@example.org")
+
+    page.get_by_label("Internal note").check()
+    page.get_by_label("Message").fill("Refund approved, no need to return the mug.")
+    page.get_by_role("button", name="Send").click()
+
+    expect(page.locator(".flash")).to_contain_text("Internal note added.")
+    expect(conversation).to_have_count(3)
+    note = conversation.nth(2)
+    expect(note).to_have_class(re.compile(r"\bmsg--note\b"))
+    expect(note).to_contain_text("Refund approved, no need to return the mug.")
+    expect(note).to_contain_text("Alice Martin")
+    screenshot("ticket")
+
+    page.locator("#id_status").select_option("solved")
+    page.get_by_role("button", name="Update").click()
+    expect(page.locator(".ticket-head")).to_contain_text("Solved")
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/login/$"))
+
+
+def test_agent_switches_the_interface_to_spanish(page, helpdesk):
+    sign_in(page)
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+
+    page.locator("#language-select").select_option("es")
+    page.locator(".language-form button").click()
+
+    expect(page).to_have_url(re.compile(r"/tickets/$"))
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    # The choice sticks for the next page too.
+    page.goto(f"/tickets/{helpdesk['broken'].pk}/")
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+
+
+def test_hostile_message_does_not_run_in_the_browser(page, helpdesk):
+    """Even if a message's HTML slipped past the sanitiser, the sandbox keeps its script out."""
+    Message.objects.filter(ticket=helpdesk["broken"]).update(
+        body_html='<p id="payload">Hello</p><img src=x onerror="parent.document.title=\'pwned\'">'
+    )
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(page)
+
+    page.goto(f"/tickets/{helpdesk['broken'].pk}/")
+
+    expect(page.frame_locator("ol.conversation iframe").first.get_by_text("Hello")).to_be_visible()
+    expect(page).not_to_have_title("pwned")
+    assert dialogs == []
+
+
+# Lists what sticks out past the right edge, so a failure names the culprit.
+OVERFLOWING = """() => [...document.querySelectorAll("body *")]
+    .filter((element) => element.getBoundingClientRect().right > window.innerWidth + 1)
+    .map((element) => `${element.tagName.toLowerCase()}.${element.className}`)
+    .slice(0, 10)"""
+
+
+def test_pages_fit_a_phone_screen(page, helpdesk, screenshot):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/login/")
+    screenshot("login-phone")
+    assert page.evaluate(OVERFLOWING) == []
+    sign_in(page)
+    page.wait_for_load_state("load")
+
+    screenshot("inbox-phone")
+    assert page.evaluate(OVERFLOWING) == []
+    page.goto(f"/tickets/{helpdesk['broken'].pk}/")
+    screenshot("ticket-phone")
+    assert page.evaluate(OVERFLOWING) == []

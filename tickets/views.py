@@ -1,0 +1,473 @@
+"""The agents' server-rendered pages: the inbox and the ticket page.
+
+Views stay thin: they read with a fixed number of queries, shape what the templates display, and
+hand every state change to `tickets.actions`.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from base64 import urlsafe_b64decode, urlsafe_b64encode
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import strip_tags
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from tickets import actions
+from tickets.html import sanitize_html
+from tickets.models import (
+    Attachment,
+    Channel,
+    ChannelIdentity,
+    Customer,
+    Language,
+    Message,
+    Order,
+    Shipment,
+    Ticket,
+)
+from tickets.roles import role_of
+
+# Rows per inbox page. A module constant so tests can lower it instead of creating hundreds of rows.
+INBOX_PAGE_SIZE = 50
+
+
+def helpdesk_role_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Anonymous visitors go to the login page; signed-in users without a helpdesk role get 403
+    (they are someone, just not an agent, so sending them to log in again would loop)."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if role_of(request.user) is None:
+            raise PermissionDenied(_("Your account has no helpdesk role."))
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+# --- Keyset pagination ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the inbox order (-updated_at, -id).
+
+    Encoded opaquely in the URL: it is a position, not something to edit, and an ISO timestamp's
+    "+" would need escaping anyway.
+    """
+
+    updated_at: datetime
+    id: int
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> Cursor:
+        return cls(ticket.updated_at, ticket.pk)
+
+    def encode(self) -> str:
+        raw = f"{self.updated_at.isoformat()}|{self.id}".encode()
+        return urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str | None) -> Cursor | None:
+        """None for a missing or malformed cursor: the inbox then starts from the newest ticket."""
+        if not token:
+            return None
+        try:
+            raw = urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            stamp, separator, ident = raw.partition("|")
+            when = datetime.fromisoformat(stamp)
+            pk = int(ident)
+            # Out of bigint range would be a database error, not an empty page.
+            if not separator or timezone.is_naive(when) or not 0 < pk < 2**63:
+                return None
+            return cls(when, pk)
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            return None
+
+
+def _older_than(cursor: Cursor) -> Q:
+    return Q(updated_at__lt=cursor.updated_at) | Q(updated_at=cursor.updated_at, pk__lt=cursor.id)
+
+
+def _newer_than(cursor: Cursor) -> Q:
+    return Q(updated_at__gt=cursor.updated_at) | Q(updated_at=cursor.updated_at, pk__gt=cursor.id)
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    items: list[Ticket]
+    next_cursor: Cursor | None
+    previous_cursor: Cursor | None
+
+
+def paginate_newest_first(
+    queryset: QuerySet[Ticket], *, after: Cursor | None, before: Cursor | None, size: int
+) -> KeysetPage:
+    """One page of tickets ordered by (-updated_at, -id), starting just past a cursor.
+
+    `after` walks towards older tickets, `before` back towards newer ones. Each page is a range
+    scan on the ticket_updated index whatever its depth, where OFFSET would read and discard every
+    earlier row; and a ticket updated meanwhile moves to the top instead of shifting every page.
+    """
+    newest_first = queryset.order_by("-updated_at", "-id")
+    if before is not None:
+        rows = list(queryset.filter(_newer_than(before)).order_by("updated_at", "id")[: size + 1])
+        has_newer = len(rows) > size
+        items = rows[:size][::-1]
+        has_older = bool(items) and newest_first.filter(_older_than(Cursor.of(items[-1]))).exists()
+    else:
+        scoped = newest_first.filter(_older_than(after)) if after is not None else newest_first
+        rows = list(scoped[: size + 1])
+        has_older = len(rows) > size
+        items = rows[:size]
+        has_newer = (
+            after is not None
+            and bool(items)
+            and newest_first.filter(_newer_than(Cursor.of(items[0]))).exists()
+        )
+    return KeysetPage(
+        items=items,
+        next_cursor=Cursor.of(items[-1]) if has_older else None,
+        previous_cursor=Cursor.of(items[0]) if has_newer else None,
+    )
+
+
+# --- Inbox ----------------------------------------------------------------------------------
+
+
+class InboxFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=gettext_lazy("Status"),
+        required=False,
+        choices=[("", gettext_lazy("All statuses")), *Ticket.Status.choices],
+        widget=forms.Select(attrs={"class": "select"}),
+    )
+    channel = forms.ChoiceField(
+        label=gettext_lazy("Channel"),
+        required=False,
+        choices=[("", gettext_lazy("All channels")), *Channel.choices],
+        widget=forms.Select(attrs={"class": "select"}),
+    )
+
+
+def _inbox_url(filters: dict[str, str], **cursor: str) -> str:
+    """The inbox URL keeping the active filters, so paging never drops them."""
+    params = {name: value for name, value in filters.items() if value}
+    params.update(cursor)
+    query = urlencode(params)
+    return reverse("tickets:inbox") + (f"?{query}" if query else "")
+
+
+@require_GET
+@helpdesk_role_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    form = InboxFilterForm(request.GET)
+    # An unknown value (an old bookmark, a hand-edited URL) drops that one filter rather than
+    # failing: cleaned_data keeps the fields that did validate.
+    form.is_valid()
+    filters = {name: value for name, value in form.cleaned_data.items() if value}
+
+    tickets = Ticket.objects.visible_to(request.user).select_related(
+        "customer", "store", "assignee"
+    )
+    if "status" in filters:
+        tickets = tickets.filter(status=filters["status"])
+    if "channel" in filters:
+        tickets = tickets.filter(channel=filters["channel"])
+
+    after = Cursor.decode(request.GET.get("after"))
+    before = None if after else Cursor.decode(request.GET.get("before"))
+    page = paginate_newest_first(tickets, after=after, before=before, size=INBOX_PAGE_SIZE)
+
+    context = {
+        "nav": "inbox",
+        "form": form,
+        "tickets": page.items,
+        "is_filtered": bool(filters),
+        "clear_url": reverse("tickets:inbox"),
+        "next_url": _inbox_url(filters, after=page.next_cursor.encode())
+        if page.next_cursor
+        else "",
+        "previous_url": _inbox_url(filters, before=page.previous_cursor.encode())
+        if page.previous_cursor
+        else "",
+        "newest_url": _inbox_url(filters) if (after or before) else "",
+    }
+    return render(request, "tickets/inbox.html", context)
+
+
+# --- Ticket page ----------------------------------------------------------------------------
+
+
+class ReplyForm(forms.Form):
+    KIND_REPLY = Message.Direction.OUTBOUND
+    KIND_NOTE = Message.Direction.NOTE
+
+    kind = forms.ChoiceField(
+        label=gettext_lazy("Type"),
+        choices=[
+            (KIND_REPLY, gettext_lazy("Reply to the customer")),
+            (KIND_NOTE, gettext_lazy("Internal note")),
+        ],
+        initial=KIND_REPLY,
+        widget=forms.RadioSelect,
+    )
+    body = forms.CharField(
+        label=gettext_lazy("Message"),
+        max_length=20000,
+        strip=True,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 5,
+                "class": "textarea",
+                "placeholder": gettext_lazy("Write your message…"),
+            }
+        ),
+    )
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(
+        label=gettext_lazy("Status"),
+        choices=Ticket.Status.choices,
+        widget=forms.Select(attrs={"class": "select"}),
+    )
+
+
+# Wraps sanitised message HTML into the document of a sandboxed iframe. The policy is a second lock
+# behind the sanitiser and the sandbox: no scripts, no plugins, no forms; images only over https or
+# inline (plain-http images would be mixed content and leak the agent's address unencrypted).
+_FRAME_HEAD = (
+    '<!doctype html><html><head><meta charset="utf-8">'
+    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src https: data:; '
+    "style-src 'unsafe-inline'; form-action 'none'\">"
+    '<base target="_blank">'
+    "<style>html{color-scheme:light}body{margin:0;font:14px/1.55 system-ui,-apple-system,'Segoe UI',Roboto,"
+    "sans-serif;color:#1f2937;overflow-wrap:anywhere}img{max-width:100%;height:auto}"
+    "blockquote{margin:.5em 0;padding-left:.8em;border-left:3px solid #d1d5db;color:#4b5563}"
+    "pre{white-space:pre-wrap}a{color:#2563eb}</style></head><body>"
+)
+_FRAME_TAIL = "</body></html>"
+_BLOCK_TAG = re.compile(r"<(?:br|p|div|li|tr|h[1-6]|blockquote|img)\b", re.IGNORECASE)
+
+
+def message_frame_document(body_html: str) -> str:
+    """The srcdoc of a message's iframe. Sanitised again here: rows written by bulk updates skip
+    `Message.save`, and the cost is small next to what a missed script would do."""
+    return _FRAME_HEAD + sanitize_html(body_html) + _FRAME_TAIL
+
+
+def _frame_height_rem(body_html: str) -> int:
+    """A first guess at the iframe's height (it cannot size itself without scripts); the frame's
+    wrapper can be resized by the agent."""
+    lines = len(_BLOCK_TAG.findall(body_html)) + len(strip_tags(body_html)) // 90
+    return max(5, min(32, 3 + int(lines * 1.5)))
+
+
+def _person_name(user: Any) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else ""
+
+
+def _author_label(message: Message, ticket: Ticket) -> str:
+    if message.author_type == Message.AuthorType.CUSTOMER:
+        return str(message.author_customer or ticket.customer)
+    if message.author_user is not None:
+        return _person_name(message.author_user)
+    return str(Message.AuthorType(message.author_type).label)
+
+
+@dataclass(frozen=True)
+class ConversationEntry:
+    message: Message
+    author: str
+    frame_document: str
+    frame_height_rem: int
+    shows_delivery: bool
+    attachments: list[Attachment]
+
+
+@dataclass(frozen=True)
+class ShipmentView:
+    shipment: Shipment
+    tracking_href: str
+
+
+@dataclass(frozen=True)
+class OrderView:
+    order: Order
+    lines: list
+    shipments: list[ShipmentView]
+
+
+def _http_url(url: str) -> str:
+    """The URL if it is http(s), else "": tracking links come from marketplaces' payloads, and a
+    javascript: link must never become clickable in an agent's session."""
+    return url if urlsplit(url).scheme in ("http", "https") else ""
+
+
+def _conversation(ticket: Ticket) -> list[ConversationEntry]:
+    rows = (
+        ticket.messages.select_related("author_user", "author_customer")
+        .prefetch_related("attachments")
+        .order_by("created_at", "pk")
+    )
+    return [
+        ConversationEntry(
+            message=message,
+            author=_author_label(message, ticket),
+            frame_document=message_frame_document(message.body_html) if message.body_html else "",
+            frame_height_rem=_frame_height_rem(message.body_html) if message.body_html else 0,
+            shows_delivery=message.direction == Message.Direction.OUTBOUND,
+            attachments=list(message.attachments.all()),
+        )
+        for message in rows
+    ]
+
+
+def _orders(ticket: Ticket) -> list[OrderView]:
+    rows = (
+        ticket.orders.select_related("store")
+        .prefetch_related("lines", "shipments")
+        .order_by("-placed_at", "-pk")
+    )
+    return [
+        OrderView(
+            order=order,
+            lines=list(order.lines.all()),
+            shipments=[ShipmentView(s, _http_url(s.tracking_url)) for s in order.shipments.all()],
+        )
+        for order in rows
+    ]
+
+
+def _language_label(code: str) -> str:
+    try:
+        return str(Language(code).label)
+    except ValueError:
+        return code
+
+
+def _ticket_or_404(request: HttpRequest, pk: int) -> Ticket:
+    return get_object_or_404(
+        Ticket.objects.visible_to(request.user).select_related(
+            "store", "assignee", "team", "channel_account", "merged_into", "customer__merged_into"
+        ),
+        pk=pk,
+    )
+
+
+def _render_ticket(
+    request: HttpRequest,
+    ticket: Ticket,
+    *,
+    reply_form: ReplyForm | None = None,
+    status_form: StatusForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    customer: Customer = ticket.customer
+    identities = (
+        ChannelIdentity.objects.filter(customer=customer)
+        .select_related("account")
+        .order_by("kind", "value")
+    )
+    detail_url = reverse("tickets:detail", args=[ticket.pk])
+    context = {
+        "nav": "inbox",
+        "ticket": ticket,
+        "conversation": _conversation(ticket),
+        "customer": customer,
+        "customer_language": _language_label(customer.language),
+        "identities": list(identities),
+        "orders": _orders(ticket),
+        "reply_form": reply_form or ReplyForm(),
+        "status_form": status_form or StatusForm(initial={"status": ticket.status}),
+        "reply_url": reverse("tickets:reply", args=[ticket.pk]),
+        "status_url": reverse("tickets:change_status", args=[ticket.pk]),
+        # After a rejected POST the address bar shows the POST URL; switching language must come
+        # back to the ticket, not to a URL that only accepts POST.
+        "language_next": detail_url,
+    }
+    return render(request, "tickets/detail.html", context, status=status)
+
+
+@require_GET
+@helpdesk_role_required
+def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _render_ticket(request, _ticket_or_404(request, pk))
+
+
+@require_POST
+@helpdesk_role_required
+def reply(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _ticket_or_404(request, pk)
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        return _render_ticket(request, ticket, reply_form=form, status=400)
+    message = actions.add_message(
+        ticket=ticket,
+        direction=form.cleaned_data["kind"],
+        body_text=form.cleaned_data["body"],
+        author_user=request.user,
+    )
+    if message.direction == Message.Direction.NOTE:
+        messages.success(request, _("Internal note added."))
+    else:
+        messages.success(request, _("Reply queued for sending."))
+    return redirect(f"{reverse('tickets:detail', args=[ticket.pk])}#message-{message.pk}")
+
+
+@require_POST
+@helpdesk_role_required
+def change_status(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _ticket_or_404(request, pk)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        return _render_ticket(request, ticket, status_form=form, status=400)
+    before = ticket.status
+    ticket = actions.change_status(
+        ticket=ticket, status=form.cleaned_data["status"], actor=request.user
+    )
+    if ticket.status != before:
+        messages.success(
+            request,
+            _("Status changed to %(status)s.") % {"status": Ticket.Status(ticket.status).label},
+        )
+    return redirect("tickets:detail", pk=ticket.pk)
+
+
+@require_GET
+@helpdesk_role_required
+def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+    """Attachments are served through this check, never straight from MEDIA_URL: they are the
+    customers' documents. Always as a download, so a hostile HTML or SVG file never renders here."""
+    attachment = get_object_or_404(Attachment.objects.select_related("message__ticket"), pk=pk)
+    if not Ticket.objects.visible_to(request.user).filter(pk=attachment.message.ticket_id).exists():
+        raise Http404
+    try:
+        handle = attachment.file.open("rb")
+    except (FileNotFoundError, ValueError) as error:
+        raise Http404 from error
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type="application/octet-stream",
+    )
