@@ -52,3 +52,14 @@ def test_database_unreachable_answers_503(tmp_path):
 @pytest.mark.django_db
 def test_post_is_refused(client):
     assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_errors_are_detailed_only_in_debug(client, settings, tmp_path):
+    settings.REDIS_URL = f"unix://{tmp_path}/no-redis-here.sock"
+    settings.DEBUG = False
+    assert "errors" not in client.get("/healthz").json()
+    settings.DEBUG = True
+    body = client.get("/healthz").json()
+    assert body["redis"] == "error"
+    assert "No such file or directory" in body["errors"]["redis"]
