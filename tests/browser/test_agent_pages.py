@@ -155,9 +155,12 @@ def test_agent_switches_the_interface_to_spanish(page, helpdesk):
 
     expect(page).to_have_url(re.compile(r"/tickets/$"))
     expect(page.locator("html")).to_have_attribute("lang", "es")
+    expect(page.get_by_role("heading", name="Bandeja de entrada")).to_be_visible()
+    expect(page.get_by_role("button", name="Filtrar")).to_be_visible()
     # The choice sticks for the next page too.
     page.goto(f"/tickets/{helpdesk['broken'].pk}/")
     expect(page.locator("html")).to_have_attribute("lang", "es")
+    expect(page.get_by_role("button", name="Cerrar sesión")).to_be_visible()
 
 
 def test_hostile_message_does_not_run_in_the_browser(page, helpdesk):
