@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "helpdesk.middleware.AgentLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -132,6 +133,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # One queue per kind of work, so each can be scaled on its own (see DESIGN.md).
 CELERY_TASK_QUEUES_NAMES = ["default", "ingest", "outbound", "sla", "metrics"]
+# Tasks are named "<area>.<action>"; the area picks the queue.
+CELERY_TASK_ROUTES = {
+    "ingest.*": {"queue": "ingest"},
+    "outbound.*": {"queue": "outbound"},
+    "sla.*": {"queue": "sla"},
+    "metrics.*": {"queue": "metrics"},
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "helpdesk-heartbeat": {

@@ -9,7 +9,7 @@ from django.utils import timezone
 HEARTBEAT_CACHE_KEY = "helpdesk:beat-heartbeat"
 
 
-@shared_task(name="helpdesk.record_heartbeat", queue="default", ignore_result=True)
+@shared_task(name="helpdesk.record_heartbeat", ignore_result=True)
 def record_heartbeat() -> str:
     """Written by beat every minute through a worker: proves beat, broker and worker all run."""
     stamp = timezone.now().isoformat()

@@ -79,3 +79,17 @@ def test_model_choices_are_translated(language, expected):
 
     with translation.override(language):
         assert str(Ticket.Status.PENDING.label) == expected
+
+
+@pytest.mark.django_db
+def test_agent_sees_the_profile_language_until_choosing_another(client, alice):
+    alice.agent_profile.language = "ro"
+    alice.agent_profile.save()
+    client.force_login(alice)
+
+    inbox = client.get("/tickets/", headers={"accept-language": "es"})
+    assert 'lang="ro"' in inbox.content.decode()
+    assert inbox["Content-Language"] == "ro"
+
+    client.post("/i18n/setlang/", {"language": "es", "next": "/tickets/"})
+    assert 'lang="es"' in client.get("/tickets/").content.decode()
