@@ -114,6 +114,21 @@ class ShipmentSerializer(serializers.ModelSerializer):
         ]
 
 
+# The order's own data, read and written alike.
+ORDER_DATA_FIELDS = [
+    "marketplace",
+    "external_id",
+    "number",
+    "status",
+    "currency",
+    "subtotal",
+    "shipping_total",
+    "tax_total",
+    "total",
+    "placed_at",
+]
+
+
 class OrderSerializer(serializers.ModelSerializer):
     store = StoreSummarySerializer(read_only=True)
     channel_account = ChannelAccountSummarySerializer(read_only=True)
@@ -125,16 +140,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "store",
             "channel_account",
             "customer",
-            "marketplace",
-            "external_id",
-            "number",
-            "status",
-            "currency",
-            "subtotal",
-            "shipping_total",
-            "tax_total",
-            "total",
-            "placed_at",
+            *ORDER_DATA_FIELDS,
             "updated_at",
         ]
 
@@ -199,16 +205,7 @@ class OrderCreateSerializer(serializers.ModelSerializer):
             "store",
             "channel_account",
             "customer",
-            "marketplace",
-            "external_id",
-            "number",
-            "status",
-            "currency",
-            "subtotal",
-            "shipping_total",
-            "tax_total",
-            "total",
-            "placed_at",
+            *ORDER_DATA_FIELDS,
             "billing_address",
             "shipping_address",
             "lines",
