@@ -74,12 +74,21 @@ class EmbeddedPostgres:
     system_user: str | None = None
 
     def start(self) -> None:
+        import logging
+        import warnings
+
+        # pgserver narrates every step at INFO (also from an atexit hook, into closed streams), and
+        # platformdirs warns when XDG_RUNTIME_DIR is unset; neither is news to the user.
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
         import pgserver  # imported late: only the embedded path needs it
 
+        self.pgdata = self.pgdata.resolve()
         self.started_here = not _postgres_running(self.pgdata)
         self.pgdata.mkdir(parents=True, exist_ok=True)
-        # cleanup_mode=None: the lifetime is ours to manage (stop() below), not pgserver's atexit.
-        server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+        # The class, not get_server(): get_server hands back a cached handle without checking that
+        # the server still runs. cleanup_mode=None: the lifetime is ours (stop() below), not atexit's.
+        server = pgserver.PostgresServer(self.pgdata, cleanup_mode=None)
         info = server.get_postmaster_info()
         self.socket_dir = str(info.socket_dir)
         self.system_user = server.system_user
@@ -151,8 +160,10 @@ class EmbeddedRedis:
                 "--unixsocket", str(self.socket_path),
                 "--unixsocketperm", "700",
                 "--dir", str(self.directory),
-                "--save", "60 1",
-                "--appendonly", "no",
+                # Snapshots plus an append-only file: a crash loses at most a second of writes.
+                "--save", "60", "1",
+                "--appendonly", "yes",
+                "--appendfsync", "everysec",
                 "--logfile", str(self.directory / "redis.log"),
                 "--daemonize", "no",
             ],
