@@ -130,6 +130,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A web process must not hang on a broker outage: publishing fails fast, the event is already
+# stored, and the sweeper queues it again once the broker is back.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "visibility_timeout": 3600}
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # One queue per kind of work, so each can be scaled on its own (see DESIGN.md).
 CELERY_TASK_QUEUES_NAMES = ["default", "ingest", "outbound", "sla", "metrics"]
@@ -142,6 +147,10 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "ingest-requeue-pending": {
+        "task": "ingest.requeue_pending",
+        "schedule": float(envint("HELPDESK_INGEST_SWEEP_SECONDS", 60)),
+    },
     "helpdesk-heartbeat": {
         "task": "helpdesk.record_heartbeat",
         # Beat -> broker -> worker liveness; /healthz does not depend on it.
@@ -260,6 +269,16 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Key for ChannelAccount secrets. Defaults to one derived from SECRET_KEY; set it on its own
 # in production so rotating SECRET_KEY does not lose stored credentials.
 HELPDESK_SECRETS_KEY = envsecret("HELPDESK_SECRETS_KEY", default="") or SECRET_KEY
+
+# --- Ingest ---------------------------------------------------------------------------------
+
+# Largest webhook body accepted (413 above). Inbound e-mail with attachments needs room.
+HELPDESK_WEBHOOK_MAX_BYTES = envint("HELPDESK_WEBHOOK_MAX_BYTES", 30 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = HELPDESK_WEBHOOK_MAX_BYTES
+# Events still waiting this long are queued again by the beat sweeper.
+HELPDESK_INGEST_REQUEUE_AFTER_SECONDS = envint("HELPDESK_INGEST_REQUEUE_AFTER_SECONDS", 120)
+# A customer reply within this many days reopens a solved ticket; later, a follow-up ticket starts.
+HELPDESK_REOPEN_WINDOW_DAYS = envint("HELPDESK_REOPEN_WINDOW_DAYS", 7)
 
 # --- Logging ------------------------------------------------------------------------------
 

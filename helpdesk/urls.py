@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("tickets/", include("tickets.urls")),
+    path("hooks/", include("channels_ingest.urls")),
     path("", RedirectView.as_view(pattern_name="tickets:inbox", permanent=False), name="home"),
 ]
 

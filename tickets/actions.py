@@ -85,12 +85,18 @@ def add_message(
     external_thread_id: str = "",
     delivery_state: str | None = None,
     created_at=None,
+    visible_text: str = "",
+    is_auto_reply: bool = False,
+    metadata: dict | None = None,
+    inbound_event=None,
 ) -> Message:
     """Attach a message to a ticket and keep the ticket's timestamps and status in step.
 
     - an inbound message sets `last_customer_message_at` and reopens a pending or solved ticket;
     - the first outbound reply sets `first_response_at`;
-    - an internal note changes neither (a note is not a response).
+    - an internal note changes neither (a note is not a response);
+    - an automatic reply (out-of-office, bounce) is recorded but changes neither: it is not the
+      customer speaking.
     Outbound replies start as queued; the channel adapter moves them on.
     """
     now = created_at or timezone.now()
@@ -123,9 +129,13 @@ def add_message(
             external_thread_id=external_thread_id or ticket.external_thread_id,
             delivery_state=delivery_state,
             created_at=now,
+            visible_text=visible_text,
+            is_auto_reply=is_auto_reply,
+            metadata=metadata or {},
+            inbound_event=inbound_event,
         )
         previous_status = ticket.status
-        if direction == Message.Direction.INBOUND:
+        if direction == Message.Direction.INBOUND and not is_auto_reply:
             ticket.last_customer_message_at = now
             if ticket.status in (Ticket.Status.PENDING, Ticket.Status.SOLVED, Ticket.Status.CLOSED):
                 ticket.status = Ticket.Status.OPEN

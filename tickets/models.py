@@ -402,6 +402,9 @@ class Ticket(models.Model):
         _("provider thread id"), max_length=255, blank=True,
         help_text=_("The provider's conversation id, so later messages on it join this ticket."),
     )
+    marketplace = models.CharField(
+        _("marketplace"), max_length=40, blank=True, help_text=_("For marketplace messages, e.g. amazon.es.")
+    )
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("customer"))
     subject = models.CharField(_("subject"), max_length=500, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.NEW)
@@ -508,6 +511,15 @@ class Message(models.Model):
     subject = models.CharField(_("subject"), max_length=500, blank=True)
     body_text = models.TextField(_("text"), blank=True)
     body_html = models.TextField(_("HTML"), blank=True, help_text=_("Always sanitised before it is stored."))
+    visible_text = models.TextField(
+        _("new text"), blank=True, help_text=_("The text without the quoted history, for display; body_text keeps all.")
+    )
+    is_auto_reply = models.BooleanField(_("automatic reply"), default=False)
+    metadata = models.JSONField(_("details"), default=dict, blank=True)
+    inbound_event = models.ForeignKey(
+        "channels_ingest.InboundEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="messages",
+        verbose_name=_("raw event"),
+    )
     external_id = models.CharField(_("provider message id"), max_length=255, blank=True)
     external_thread_id = models.CharField(_("provider thread id"), max_length=255, blank=True)
     delivery_state = models.CharField(

@@ -1,0 +1,138 @@
+"""The ingest road: record a raw event, process it into tickets, re-queue what was left behind.
+
+1. `record_event` stores the raw delivery once (unique on provider, account, event id) and, after
+   the commit, asks a worker to process it. If the broker is down the event simply waits: the
+   sweeper (`requeue_pending_events`, on beat) sends it again later. Nothing is lost either way.
+2. `process_event` runs in a worker: the adapter parses the raw event into normalised messages,
+   `tickets.ingest.ingest_message` threads each one. A parse failure marks the event failed with
+   its error; a transient fault is raised for the task to retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from channels_ingest.base import ParseError, TransientError
+from channels_ingest.models import InboundEvent
+from channels_ingest.registry import UnknownProvider, get_adapter
+from tickets.models import ChannelAccount
+
+logger = logging.getLogger(__name__)
+
+
+def record_event(
+    *, provider: str, account, event_id: str, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[InboundEvent, bool]:
+    """Store one raw delivery; returns (event, created). A replay returns the stored event and
+    schedules nothing new."""
+    try:
+        with transaction.atomic():
+            event = InboundEvent.objects.create(
+                provider=provider, account=account, event_id=event_id[:255], body=body, headers=headers or {}
+            )
+            transaction.on_commit(lambda: enqueue_processing(event.pk))
+    except IntegrityError:
+        existing = InboundEvent.objects.get(provider=provider, account=account, event_id=event_id[:255])
+        return existing, False
+    return event, True
+
+
+def enqueue_processing(event_pk: int) -> bool:
+    """Ask a worker to process the event. Never raises: a broker outage leaves the event pending
+    for the sweeper, and the webhook has already been answered."""
+    from channels_ingest.tasks import process_event_task
+
+    try:
+        process_event_task.apply_async(args=[event_pk], retry=False)
+    except Exception as exc:  # kombu raises several types for an unreachable broker
+        logger.warning("could not queue inbound event %s (will be re-queued): %s", event_pk, exc)
+        return False
+    return True
+
+
+def process_event(event_pk: int) -> str:
+    """Parse and thread one stored event; returns its final state. Idempotent: an event already
+    processed, ignored or failed is left alone (re-processing is an explicit admin action, see
+    `reprocess_events`). Raises TransientError, after recording the attempt, for the task to retry.
+    """
+    transient: TransientError | None = None
+    with transaction.atomic():
+        # The row lock makes two deliveries of the same task run one after the other; the second
+        # then finds the event done.
+        event = InboundEvent.objects.select_for_update().select_related("account").filter(pk=event_pk).first()
+        if event is None or event.state != InboundEvent.State.PENDING:
+            return event.state if event else "missing"
+        event.attempts += 1
+        event.processed_at = timezone.now()
+        try:
+            # The work runs in a savepoint: whatever it wrote is undone if it fails part-way, while
+            # the event row keeps the outcome.
+            with transaction.atomic():
+                messages = get_adapter(event.provider).parse(event)
+                results = _thread_messages(event, messages)
+        except TransientError as exc:
+            transient = exc
+            event.error = f"{type(exc).__name__}: {exc}"
+        except (ParseError, UnknownProvider) as exc:
+            event.state = InboundEvent.State.FAILED
+            event.error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            # Anything unexpected is a bug in an adapter or in threading: keep the event with the
+            # traceback for the admins, never drop it.
+            logger.exception("inbound event %s failed", event.pk)
+            event.state = InboundEvent.State.FAILED
+            event.error = "".join(traceback.format_exception(exc))[-8000:]
+        else:
+            event.state = InboundEvent.State.PROCESSED if results else InboundEvent.State.IGNORED
+            event.error = ""
+            event.result = {"messages": results} if results else {"reason": "nothing to thread"}
+            ChannelAccount.objects.filter(pk=event.account_id).update(last_event_at=event.received_at)
+        event.save(update_fields=["state", "attempts", "error", "processed_at", "result"])
+    if transient is not None:
+        raise transient
+    return event.state
+
+
+def _thread_messages(event: InboundEvent, messages) -> list[dict]:
+    from tickets.ingest import ingest_message
+
+    results = []
+    for normalized in messages:
+        outcome = ingest_message(account=event.account, normalized=normalized, event=event)
+        if outcome is not None:
+            results.append(outcome.as_dict())
+    return results
+
+
+def requeue_pending_events(*, older_than: timedelta | None = None, limit: int = 1000) -> int:
+    """Send events still waiting after `older_than` to the workers again (the broker was down, or
+    a worker died before finishing). Processing is idempotent, so a duplicate costs nothing."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.HELPDESK_INGEST_REQUEUE_AFTER_SECONDS)
+    cutoff = timezone.now() - older_than
+    pending = list(
+        InboundEvent.objects.filter(state=InboundEvent.State.PENDING, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    queued = 0
+    for pk in pending:
+        if not enqueue_processing(pk):
+            break  # the broker is still down; the next sweep tries again
+        queued += 1
+    return queued
+
+
+def reprocess_events(event_pks: list[int]) -> int:
+    """Put events back to waiting and queue them: the admin's "re-process" after a fix.
+    Messages already threaded are recognised by their ids, so nothing is doubled."""
+    count = InboundEvent.objects.filter(pk__in=event_pks).update(state=InboundEvent.State.PENDING, error="")
+    for pk in event_pks:
+        transaction.on_commit(lambda pk=pk: enqueue_processing(pk))
+    return count

@@ -1,0 +1,39 @@
+"""The adapters this installation knows, by slug. The slug is the URL segment of the webhook
+(`/hooks/<slug>/<account>/`), the ChannelAccount.provider value and the fixtures folder name.
+
+Adapters are imported on first use, so a broken optional dependency of one provider never stops
+the others.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import import_module
+
+from channels_ingest.base import Adapter
+
+ADAPTERS: dict[str, str] = {
+    # Any other marketplace or shop, through a documented signed JSON webhook
+    "generic": "channels_ingest.adapters.generic.adapter.GenericAdapter",
+    # Email
+    "imap": "channels_ingest.adapters.imap.adapter.ImapAdapter",
+    "mime": "channels_ingest.adapters.mime.adapter.RawMimeAdapter",
+    "mailgun": "channels_ingest.adapters.mailgun.adapter.MailgunAdapter",
+    "sendgrid": "channels_ingest.adapters.sendgrid.adapter.SendGridAdapter",
+    "postmark": "channels_ingest.adapters.postmark.adapter.PostmarkAdapter",
+}
+
+
+class UnknownProvider(LookupError):
+    pass
+
+
+@cache
+def get_adapter(slug: str) -> Adapter:
+    try:
+        dotted = ADAPTERS[slug]
+    except KeyError:
+        raise UnknownProvider(slug) from None
+    module_name, _, class_name = dotted.rpartition(".")
+    adapter_class = getattr(import_module(module_name), class_name)
+    return adapter_class()

@@ -1,0 +1,28 @@
+"""Celery tasks of the ingest road. Thin: they take ids and call `channels_ingest.actions`."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from channels_ingest import actions
+from channels_ingest.base import TransientError
+
+
+@shared_task(
+    name="ingest.process_event",
+    acks_late=True,  # a worker that dies mid-task leaves the message to be delivered again
+    reject_on_worker_lost=True,
+    autoretry_for=(TransientError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+    ignore_result=True,
+)
+def process_event_task(event_pk: int) -> str:
+    return actions.process_event(event_pk)
+
+
+@shared_task(name="ingest.requeue_pending", ignore_result=True)
+def requeue_pending_task() -> int:
+    return actions.requeue_pending_events()

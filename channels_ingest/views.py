@@ -1,0 +1,87 @@
+"""The one webhook endpoint every provider posts to: POST /hooks/<provider>/<account>/.
+
+Order of checks, each answered before anything is stored:
+size (413) → account (404) → signature on the raw bytes (401) → event id (400 if malformed).
+Then the raw event is stored once and the provider gets 200 at once; parsing happens in a worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from channels_ingest.actions import record_event
+from channels_ingest.base import MalformedRequest, SignatureInvalid
+from channels_ingest.registry import UnknownProvider, get_adapter
+from tickets.models import ChannelAccount
+
+logger = logging.getLogger(__name__)
+
+
+def _refuse(status: int, reason: str) -> JsonResponse:
+    return JsonResponse({"error": reason}, status=status)
+
+
+def _declared_length(request: HttpRequest) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+
+
+def _kept_headers(request: HttpRequest, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: request.headers[name] for name in names if name in request.headers}
+
+
+@csrf_exempt
+def webhook(request: HttpRequest, provider: str, account: str) -> HttpResponse:
+    try:
+        adapter = get_adapter(provider)
+    except UnknownProvider:
+        return _refuse(404, "unknown provider")
+    try:
+        account_id = uuid.UUID(account)
+    except ValueError:
+        return _refuse(404, "unknown account")
+    channel_account = ChannelAccount.objects.filter(public_id=account_id, provider=provider).first()
+    if channel_account is None:
+        return _refuse(404, "unknown account")
+
+    if request.method == "GET":
+        answer = adapter.handshake(request, channel_account)
+        return answer if answer is not None else HttpResponseNotAllowed(["POST"])
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+
+    limit = settings.HELPDESK_WEBHOOK_MAX_BYTES
+    declared = _declared_length(request)
+    if declared is not None and declared > limit:
+        return _refuse(413, "body too large")
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        return _refuse(413, "body too large")
+    # Adapters read request.body (and request.POST for form posts) from the bytes read above.
+    request._body = body
+
+    try:
+        adapter.verify(request, channel_account)
+    except SignatureInvalid as exc:
+        logger.info("refused %s webhook for account %s: %s", provider, channel_account.pk, exc)
+        return _refuse(401, "invalid signature")
+    try:
+        event_id = adapter.event_id(request, channel_account)
+    except MalformedRequest as exc:
+        return _refuse(400, str(exc))
+
+    event, created = record_event(
+        provider=provider,
+        account=channel_account,
+        event_id=event_id,
+        body=body,
+        headers=_kept_headers(request, adapter.KEPT_HEADERS),
+    )
+    return JsonResponse({"status": "accepted" if created else "duplicate", "event": event.pk}, status=200)
