@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install browser services lint messages clean
+.PHONY: run test install browser imapserver services lint messages clean
 
 run: install ## Serve the product with demo data (real PostgreSQL and Redis, embedded)
 	$(BIN)/python -m helpdesk.devstack run
 
-test: install browser ## Run the whole test suite against real PostgreSQL and Redis
+test: install browser imapserver ## Run the whole test suite against real PostgreSQL and Redis
 	$(BIN)/python -m helpdesk.devstack test $(ARGS)
 
 services: install ## Start only PostgreSQL and Redis, print their URLs
@@ -33,6 +33,20 @@ browser:
 		echo "Chromium is not installed: the browser tests will be skipped (CI requires them)."; \
 		echo "Install it with: sudo apt-get install chromium"; \
 	fi
+
+# The IMAP polling tests start their own Debian dovecot on loopback (config in a temp dir).
+imapserver:
+	@if command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's dovecot-imapd for the IMAP tests..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; \
+	else \
+		echo "Dovecot is not installed: the IMAP tests will be skipped (CI requires them)."; \
+		echo "Install it with: sudo apt-get install dovecot-imapd"; \
+	fi
+
+bench-ingest: install ## Ingest benchmark: accepted/s, latency, threaded/s (EVENTS=5000)
+	$(BIN)/python -m channels_ingest.benchmark --events $(or $(EVENTS),5000)
 
 lint: install
 	$(BIN)/ruff check .

@@ -26,3 +26,9 @@ def process_event_task(event_pk: int) -> str:
 @shared_task(name="ingest.requeue_pending", ignore_result=True)
 def requeue_pending_task() -> int:
     return actions.requeue_pending_events()
+
+
+# Tasks defined next to their code; imported here so that Celery's autodiscovery (which reads
+# `<app>.tasks`) registers them in every worker.
+from channels_ingest import outbound_tasks  # noqa: E402,F401
+from channels_ingest.adapters.imap import tasks as imap_tasks  # noqa: E402,F401

@@ -35,3 +35,17 @@ def test_envsecret_unreadable_file_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setenv("TOKEN_FILE", str(tmp_path / "missing"))
     with pytest.raises(ImproperlyConfigured, match="TOKEN_FILE points at"):
         envsecret("TOKEN", default="x")
+
+
+@pytest.mark.parametrize(
+    ("redis_url", "broker_url"),
+    [
+        ("unix:///run/redis.sock?db=3", "redis+socket:///run/redis.sock?virtual_host=3"),
+        ("unix:///run/redis.sock", "redis+socket:///run/redis.sock"),
+        ("redis://cache:6379/2", "redis://cache:6379/2"),
+    ],
+)
+def test_broker_url_keeps_the_redis_database(redis_url, broker_url):
+    from helpdesk.settings import _kombu_url
+
+    assert _kombu_url(redis_url) == broker_url

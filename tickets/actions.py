@@ -2,12 +2,16 @@
 
 Views, API, tasks, management commands and tests all call these; they never see a request. Each
 action opens its own transaction, writes the change with its timeline event and schedules live
-events after the commit.
+events after the commit. `create_ticket` and `add_message`, on every inbound message's path, take no
+savepoint of their own inside a caller's transaction (`atomic(savepoint=False)`): they raise no
+validation errors, a database failure aborts the caller's whole transaction anyway, and the
+savepoint queries are saved.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -52,7 +56,7 @@ def create_ticket(
 ) -> Ticket:
     """Open a new ticket for a customer. Messages are added with `add_message`."""
     now = created_at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         ticket = Ticket.objects.create(
             store=store,
             channel=channel,
@@ -110,7 +114,7 @@ def add_message(
         delivery_state = (
             Message.DeliveryState.QUEUED if direction == Message.Direction.OUTBOUND else Message.DeliveryState.RECEIVED
         )
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
         message = Message.objects.create(
             ticket=ticket,
@@ -162,6 +166,17 @@ def add_message(
             {"type": "message.added", "ticket_id": ticket.pk, "message_id": message.pk, "direction": direction},
         )
         _announce(ticket)
+        if (
+            direction == Message.Direction.OUTBOUND
+            and delivery_state == Message.DeliveryState.QUEUED
+            and ticket.channel_account_id is not None
+        ):
+            # A worker sends it once it is committed (never before: it could not see the row). If
+            # the broker is down the reply stays queued and the outbound sweeper sends it later.
+            # Imported here: channels_ingest depends on tickets, not the other way round.
+            from channels_ingest.outbound import dispatch_queued_message
+
+            transaction.on_commit(partial(dispatch_queued_message, message.pk), robust=True)
     return message
 
 

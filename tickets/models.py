@@ -542,6 +542,8 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["ticket", "created_at"], name="message_ticket_created"),
             models.Index(fields=["channel_account", "external_thread_id"], name="message_thread"),
+            # The outbound sweeper's scan: only replies still waiting to be sent.
+            models.Index(fields=["created_at"], name="message_queued", condition=Q(delivery_state="queued")),
         ]
 
     def __str__(self) -> str:
