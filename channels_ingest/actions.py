@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from channels_ingest.base import ParseError, TransientError
@@ -89,10 +90,16 @@ def process_event(event_pk: int) -> str:
             event.state = InboundEvent.State.FAILED
             event.error = "".join(traceback.format_exception(exc))[-8000:]
         else:
-            event.state = InboundEvent.State.PROCESSED if results else InboundEvent.State.IGNORED
+            # Processed when a message was stored (or had been: a replay); ignored when everything
+            # was skipped (an auto-reply with no ticket, our own mail) or there was nothing at all.
+            stored = any("message_id" in result for result in results)
+            event.state = InboundEvent.State.PROCESSED if stored else InboundEvent.State.IGNORED
             event.error = ""
             event.result = {"messages": results} if results else {"reason": "nothing to thread"}
-            ChannelAccount.objects.filter(pk=event.account_id).update(last_event_at=event.received_at)
+            # The account's health shows the last event to the minute; one write a minute is enough.
+            ChannelAccount.objects.filter(pk=event.account_id).filter(
+                Q(last_event_at__isnull=True) | Q(last_event_at__lt=event.received_at - timedelta(minutes=1))
+            ).update(last_event_at=event.received_at)
         event.save(update_fields=["state", "attempts", "error", "processed_at", "result"])
     if transient is not None:
         raise transient

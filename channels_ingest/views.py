@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import uuid
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -38,7 +40,27 @@ def _kept_headers(request: HttpRequest, names: tuple[str, ...]) -> dict[str, str
 
 
 @csrf_exempt
-def webhook(request: HttpRequest, provider: str, account: str) -> HttpResponse:
+async def webhook(request: HttpRequest, provider: str, account: str) -> HttpResponse:
+    """Async so that, under ASGI, the work runs on a pool of long-lived threads whose database
+    connections persist: a sync view gets a new thread, and so a new database connection, for
+    every request. HELPDESK_WEBHOOK_SHARED_THREADS=0 runs it on the request's own thread instead
+    (the in-process test suite does, since each test's data lives in its thread's transaction)."""
+    shared = settings.HELPDESK_WEBHOOK_SHARED_THREADS
+    return await sync_to_async(_handle_webhook, thread_sensitive=not shared)(request, provider, account, shared)
+
+
+def _handle_webhook(request: HttpRequest, provider: str, account: str, shared: bool) -> HttpResponse:
+    if not shared:
+        return _webhook(request, provider, account)
+    # Pool threads outlive requests: apply the usual age and health rules to their connection.
+    close_old_connections()
+    try:
+        return _webhook(request, provider, account)
+    finally:
+        close_old_connections()
+
+
+def _webhook(request: HttpRequest, provider: str, account: str) -> HttpResponse:
     try:
         adapter = get_adapter(provider)
     except UnknownProvider:

@@ -31,7 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
+    "servestatic.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
@@ -49,7 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -100,10 +100,16 @@ REDIS_URL = envstr("REDIS_URL", "redis://localhost:6379/0")
 
 
 def _kombu_url(redis_url: str) -> str:
-    """Kombu spells a Unix-socket Redis as redis+socket://; redis-py as unix://."""
-    if redis_url.startswith("unix://"):
-        return "redis+socket://" + redis_url[len("unix://") :]
-    return redis_url
+    """Kombu spells a Unix-socket Redis as redis+socket:// and reads its database number from
+    `virtual_host` (it ignores `db`); redis-py spells it unix://...?db=N."""
+    if not redis_url.startswith("unix://"):
+        return redis_url
+    path, _, query = redis_url[len("unix://") :].partition("?")
+    params = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+    if "db" in params:
+        params["virtual_host"] = params.pop("db")
+    encoded = "&".join(f"{key}={value}" for key, value in params.items())
+    return f"redis+socket://{path}" + (f"?{encoded}" if encoded else "")
 
 
 CACHES = {
@@ -151,6 +157,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "ingest.requeue_pending",
         "schedule": float(envint("HELPDESK_INGEST_SWEEP_SECONDS", 60)),
     },
+    "ingest-poll-mailboxes": {
+        "task": "ingest.poll_mailboxes",
+        "schedule": float(envint("HELPDESK_IMAP_POLL_SECONDS", 60)),
+    },
+    "outbound-requeue-stuck": {"task": "outbound.requeue_stuck", "schedule": 60.0},
     "helpdesk-heartbeat": {
         "task": "helpdesk.record_heartbeat",
         # Beat -> broker -> worker liveness; /healthz does not depend on it.
@@ -158,6 +169,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = envstr("CELERY_BEAT_SCHEDULE_FILENAME", "celerybeat-schedule")
+# Replies still queued this long after saving are dispatched again (the broker was down, a task was lost).
+HELPDESK_OUTBOUND_REQUEUE_AFTER_SECONDS = envint("HELPDESK_OUTBOUND_REQUEUE_AFTER_SECONDS", 120)
 
 # --- Auth ---------------------------------------------------------------------------------
 
@@ -194,10 +207,10 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "servestatic.storage.CompressedManifestStaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG
+SERVESTATIC_USE_FINDERS = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(envstr("DJANGO_MEDIA_ROOT", str(BASE_DIR / "media")))
 # Largest attachment we accept, in bytes.
@@ -275,10 +288,15 @@ HELPDESK_SECRETS_KEY = envsecret("HELPDESK_SECRETS_KEY", default="") or SECRET_K
 # Largest webhook body accepted (413 above). Inbound e-mail with attachments needs room.
 HELPDESK_WEBHOOK_MAX_BYTES = envint("HELPDESK_WEBHOOK_MAX_BYTES", 30 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = HELPDESK_WEBHOOK_MAX_BYTES
+# Store webhooks from a shared pool of threads whose database connections persist (see
+# channels_ingest/views.py); off only for in-process tests.
+HELPDESK_WEBHOOK_SHARED_THREADS = envbool("HELPDESK_WEBHOOK_SHARED_THREADS", True)
 # Events still waiting this long are queued again by the beat sweeper.
 HELPDESK_INGEST_REQUEUE_AFTER_SECONDS = envint("HELPDESK_INGEST_REQUEUE_AFTER_SECONDS", 120)
 # A customer reply within this many days reopens a solved ticket; later, a follow-up ticket starts.
 HELPDESK_REOPEN_WINDOW_DAYS = envint("HELPDESK_REOPEN_WINDOW_DAYS", 7)
+# IMAP polling records larger messages as failed events (visible to admins) instead of fetching them.
+HELPDESK_IMAP_MAX_MESSAGE_BYTES = envint("HELPDESK_IMAP_MAX_MESSAGE_BYTES", 30 * 1024 * 1024)
 
 # --- Logging ------------------------------------------------------------------------------
 

@@ -42,9 +42,16 @@ def mallory(db):
 
 @pytest.fixture(autouse=True)
 def _static_files_without_manifest(settings) -> None:
-    """Production settings use whitenoise's manifest storage, whose `{% static %}` fails until
+    """Production settings use servestatic's manifest storage, whose `{% static %}` fails until
     collectstatic has written a manifest; tests render pages without running collectstatic."""
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _webhooks_on_the_test_thread(settings) -> None:
+    """In-process tests keep their data in the test thread's transaction, which a webhook stored
+    from the shared thread pool could not see. Tests against a real server use the pool."""
+    settings.HELPDESK_WEBHOOK_SHARED_THREADS = False

@@ -12,9 +12,9 @@ from django.utils import timezone
 from channels_ingest.actions import process_event, reprocess_events
 from channels_ingest.adapters.generic.adapter import sign
 from channels_ingest.models import InboundEvent
+from tests.factories import ChannelAccountFactory, OrderFactory
 from tickets import actions
 from tickets.models import ChannelIdentity, Customer, Message, Ticket
-from tests.factories import ChannelAccountFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -601,7 +601,7 @@ def test_pages_render_with_the_production_static_manifest(client, settings, alic
     the manifest, or production answers 500."""
     settings.STORAGES = {
         **settings.STORAGES,
-        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+        "staticfiles": {"BACKEND": "servestatic.storage.CompressedManifestStaticFilesStorage"},
     }
     assert client.get("/login/").status_code == 200
     client.force_login(alice)

@@ -61,7 +61,7 @@ def ingest_message(
     """Thread one inbound message. Call inside a transaction or not: it opens its own. Safe to
     call twice with the same message (the second call reports a duplicate)."""
     handle = normalized.customer
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         # One customer's messages are threaded one at a time, so two messages of a new
         # conversation arriving together cannot open two tickets.
         _advisory_lock(f"ingest:{account.pk}:{handle.kind}:{handle.value}")
@@ -130,6 +130,10 @@ def _surviving(customer: Customer) -> Customer:
 def resolve_customer(*, account: ChannelAccount, handle: CustomerHandle, language: str = "") -> Customer:
     """The customer behind a channel handle, created on first contact. An email address or phone
     number already known on another channel leads to the same person."""
+    if not handle.value:
+        # No address at all (some automatic mail): a customer of its own, with no identity to
+        # match later mail against.
+        return Customer.objects.create(name=handle.display_name[:200], language=language[:8])
     scoped_account = account if handle.scoped_to_account else None
     identity = (
         ChannelIdentity.objects.select_related("customer")

@@ -1,0 +1,253 @@
+"""Ingest benchmark: `make bench-ingest` (python -m channels_ingest.benchmark).
+
+Starts the product as it runs in production shape on this machine (uvicorn web processes and a
+Celery worker, real PostgreSQL and Redis) against a fresh database of its own, then posts N
+signed events (the generic webhook) over loopback HTTP from S concurrent senders, and prints:
+
+- accepted/s: events answered 2xx per second of sending;
+- p50 / p99 acceptance latency: from sending a request to reading its answer;
+- threaded/s: events turned into ticket messages per second, from the first send to the last
+  message stored.
+
+It prints figures; it asserts nothing (tests assert behaviour, see tests/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATABASE = "helpdesk_bench"
+SECRET = "bench-signing-secret"
+
+
+def _database_url(base_url: str) -> str:
+    parts = urllib.parse.urlsplit(base_url)
+    return urllib.parse.urlunsplit(parts._replace(path=f"/{DATABASE}"))
+
+
+def _reset_database(url: str) -> None:
+    import dj_database_url
+    import psycopg2
+    from psycopg2 import sql
+
+    config = dj_database_url.parse(url)
+    params = {k: v for k, v in {"host": config.get("HOST"), "port": config.get("PORT"),
+                                 "user": config.get("USER"), "password": config.get("PASSWORD")}.items() if v}
+    admin = psycopg2.connect(dbname="postgres", **params)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
+        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+    admin.close()
+
+
+def _prepare(env: dict[str, str]) -> str:
+    """Migrate the bench database and create the account; returns its webhook path."""
+    script = (
+        "import django; django.setup();"
+        "from tickets.models import Store, ChannelAccount;"
+        "store = Store.objects.create(name='Bench', slug='bench');"
+        "account = ChannelAccount(store=store, channel='marketplace', provider='generic', display_name='bench');"
+        f"account.set_secrets({{'signing_secret': {SECRET!r}}}); account.save();"
+        "print(account.public_id)"
+    )
+    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
+    done = subprocess.run([sys.executable, "-c", script], cwd=BASE_DIR, env=env, check=True, capture_output=True, text=True)
+    return f"/hooks/generic/{done.stdout.strip().splitlines()[-1]}/"
+
+
+def _bodies(count: int) -> list[tuple[bytes, str]]:
+    from channels_ingest.adapters.generic.adapter import sign
+
+    bodies = []
+    for n in range(count):
+        body = json.dumps({
+            "id": f"bench-{n}",
+            "type": "message.created",
+            "message": {
+                "id": f"bench-msg-{n}",
+                "thread_id": f"bench-conv-{n % (count // 4 or 1)}",
+                "customer": {"id": f"buyer-{n % 997}", "name": f"Buyer {n % 997}"},
+                "subject": "Where is my order?",
+                "text": f"Hello, this is message {n}. My order has not arrived yet.",
+            },
+        }).encode()
+        bodies.append((body, sign(SECRET, body)))
+    return bodies
+
+
+def _send_all(port: int, path: str, bodies: list[tuple[bytes, str]], senders: int) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+    cursor = iter(range(len(bodies)))
+
+    def sender() -> None:
+        nonlocal failures
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: list[float] = []
+        failed = 0
+        while True:
+            with lock:
+                index = next(cursor, None)
+            if index is None:
+                break
+            body, signature = bodies[index]
+            started = time.perf_counter()
+            try:
+                connection.request("POST", path, body=body, headers={
+                    "Content-Type": "application/json", "X-Helpdesk-Signature": signature,
+                })
+                response = connection.getresponse()
+                response.read()
+                ok = 200 <= response.status < 300
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                ok = False
+            mine.append(time.perf_counter() - started)
+            failed += 0 if ok else 1
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+            failures += failed
+
+    threads = [threading.Thread(target=sender) for _ in range(senders)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, failures, time.perf_counter() - started
+
+
+def _count_processed(env: dict[str, str]) -> int:
+    import dj_database_url
+    import psycopg2
+
+    config = dj_database_url.parse(env["DATABASE_URL"])
+    params = {k: v for k, v in {"host": config.get("HOST"), "port": config.get("PORT"),
+                                 "user": config.get("USER"), "password": config.get("PASSWORD")}.items() if v}
+    with psycopg2.connect(dbname=DATABASE, **params) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM tickets_message")
+        return cursor.fetchone()[0]
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def run(events: int, senders: int, web_workers: int, worker_concurrency: int) -> None:
+    from helpdesk.devstack import Stack, log
+
+    stack = Stack()
+    processes: list[subprocess.Popen] = []
+    try:
+        stack.start_services()
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(os.environ["DATABASE_URL"]),
+            "DJANGO_SECRET_KEY": "bench-only",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+        _reset_database(env["DATABASE_URL"])
+        path = _prepare(env)
+        import redis
+
+        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+        port = 8765
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "helpdesk.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(web_workers), "--lifespan", "off", "--no-access-log", "--log-level", "warning"],
+            cwd=BASE_DIR, env=env, start_new_session=True,
+        ))
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--loglevel", "WARNING", "--queues",
+             "ingest,default", "--concurrency", str(worker_concurrency), "--without-gossip", "--without-mingle"],
+            cwd=BASE_DIR, env=env, start_new_session=True,
+        ))
+        bodies = _bodies(events)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
+                break
+            except OSError:
+                time.sleep(0.2)
+        time.sleep(3)  # let the worker connect
+        # A short warm-up, not counted, so imports and connections are in place.
+        _send_all(port, path, _warmup_bodies(), 4)
+        while _count_processed(env) < 50:
+            time.sleep(0.1)
+        warm = _count_processed(env)
+
+        log(f"posting {events} signed events from {senders} senders...")
+        started = time.perf_counter()
+        latencies, failures, sending_seconds = _send_all(port, path, bodies, senders)
+        while _count_processed(env) - warm < events - failures:
+            if time.perf_counter() - started > 600:
+                break
+            time.sleep(0.05)
+        threaded_seconds = time.perf_counter() - started
+        threaded = _count_processed(env) - warm
+
+        print()
+        print(f"ingest benchmark: {events} events, {senders} senders, {web_workers} web processes, "
+              f"{worker_concurrency} worker processes, {os.cpu_count()} cores")
+        print(f"  accepted:   {events - failures} ({failures} refused or failed)")
+        print(f"  accepted/s: {(events - failures) / sending_seconds:,.0f}")
+        print(f"  latency:    p50 {statistics.median(latencies) * 1000:.1f} ms   "
+              f"p99 {_percentile(latencies, 0.99) * 1000:.1f} ms   max {max(latencies) * 1000:.1f} ms")
+        print(f"  threaded:   {threaded} messages in {threaded_seconds:.1f} s = {threaded / threaded_seconds:,.0f}/s")
+    finally:
+        for process in processes:
+            try:
+                os.killpg(process.pid, 15)
+            except ProcessLookupError:
+                pass
+        for process in processes:
+            process.wait(30)
+        stack.stop_services()
+
+
+def _warmup_bodies() -> list[tuple[bytes, str]]:
+    from channels_ingest.adapters.generic.adapter import sign
+
+    bodies = []
+    for n in range(50):
+        body = json.dumps({"id": f"warm-{n}", "type": "message.created", "message": {
+            "id": f"warm-{n}", "customer": {"id": "warm"}, "text": "warm-up"}}).encode()
+        bodies.append((body, sign(SECRET, body)))
+    return bodies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--senders", type=int, default=16)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--worker-concurrency", type=int, default=2)
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only")
+    sys.path.insert(0, str(BASE_DIR))
+    run(args.events, args.senders, args.web_workers, args.worker_concurrency)
+
+
+if __name__ == "__main__":
+    main()
