@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -66,7 +67,12 @@ def process_event(event_pk: int) -> str:
     with transaction.atomic():
         # The row lock makes two deliveries of the same task run one after the other; the second
         # then finds the event done.
-        event = InboundEvent.objects.select_for_update().select_related("account").filter(pk=event_pk).first()
+        event = (
+            InboundEvent.objects.select_for_update(of=("self",))
+            .select_related("account__store")
+            .filter(pk=event_pk)
+            .first()
+        )
         if event is None or event.state != InboundEvent.State.PENDING:
             return event.state if event else "missing"
         event.attempts += 1
@@ -80,6 +86,10 @@ def process_event(event_pk: int) -> str:
         except TransientError as exc:
             transient = exc
             event.error = f"{type(exc).__name__}: {exc}"
+        except (OperationalError, InterfaceError) as exc:
+            # The database hiccuped (restart, failover, dropped connection): try again later
+            # rather than marking a good event failed.
+            raise TransientError(f"database unavailable: {exc}") from exc
         except (ParseError, UnknownProvider) as exc:
             event.state = InboundEvent.State.FAILED
             event.error = f"{type(exc).__name__}: {exc}"
@@ -96,14 +106,26 @@ def process_event(event_pk: int) -> str:
             event.state = InboundEvent.State.PROCESSED if stored else InboundEvent.State.IGNORED
             event.error = ""
             event.result = {"messages": results} if results else {"reason": "nothing to thread"}
-            # The account's health shows the last event to the minute; one write a minute is enough.
-            ChannelAccount.objects.filter(pk=event.account_id).filter(
-                Q(last_event_at__isnull=True) | Q(last_event_at__lt=event.received_at - timedelta(minutes=1))
-            ).update(last_event_at=event.received_at)
+            _note_account_activity(event.account_id, event.received_at)
         event.save(update_fields=["state", "attempts", "error", "processed_at", "result"])
     if transient is not None:
         raise transient
     return event.state
+
+
+# The account's health shows its last event to the minute: each process writes it at most once a
+# minute per account instead of on every event.
+_last_activity_written: dict[int, float] = {}
+
+
+def _note_account_activity(account_id: int, received_at) -> None:
+    now = time.monotonic()
+    if now - _last_activity_written.get(account_id, -3600.0) < 60:
+        return
+    _last_activity_written[account_id] = now
+    ChannelAccount.objects.filter(pk=account_id).filter(
+        Q(last_event_at__isnull=True) | Q(last_event_at__lt=received_at)
+    ).update(last_event_at=received_at)
 
 
 def _thread_messages(event: InboundEvent, messages) -> list[dict]:

@@ -8,6 +8,7 @@ Then the raw event is stored once and the provider gets 200 at once; parsing hap
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 
 from asgiref.sync import sync_to_async
@@ -22,6 +23,25 @@ from channels_ingest.registry import UnknownProvider, get_adapter
 from tickets.models import ChannelAccount
 
 logger = logging.getLogger(__name__)
+
+
+# Accounts looked up in the last few seconds, per process: a busy webhook reads its account once,
+# not on every delivery. An edit (new secret, pause) is seen within ACCOUNT_CACHE_SECONDS.
+ACCOUNT_CACHE_SECONDS = 10
+_accounts: dict[tuple[uuid.UUID, str], tuple[float, ChannelAccount | None]] = {}
+
+
+def _find_account(public_id: uuid.UUID, provider: str) -> ChannelAccount | None:
+    key = (public_id, provider)
+    now = time.monotonic()
+    cached = _accounts.get(key)
+    if cached is not None and now - cached[0] < ACCOUNT_CACHE_SECONDS:
+        return cached[1]
+    account = ChannelAccount.objects.filter(public_id=public_id, provider=provider).first()
+    if len(_accounts) > 10_000:
+        _accounts.clear()
+    _accounts[key] = (now, account)
+    return account
 
 
 def _refuse(status: int, reason: str) -> JsonResponse:
@@ -46,10 +66,12 @@ async def webhook(request: HttpRequest, provider: str, account: str) -> HttpResp
     every request. HELPDESK_WEBHOOK_SHARED_THREADS=0 runs it on the request's own thread instead
     (the in-process test suite does, since each test's data lives in its thread's transaction)."""
     shared = settings.HELPDESK_WEBHOOK_SHARED_THREADS
-    return await sync_to_async(_handle_webhook, thread_sensitive=not shared)(request, provider, account, shared)
+    return await sync_to_async(handle_webhook, thread_sensitive=not shared)(request, provider, account, shared)
 
 
-def _handle_webhook(request: HttpRequest, provider: str, account: str, shared: bool) -> HttpResponse:
+def handle_webhook(request: HttpRequest, provider: str, account: str, shared: bool) -> HttpResponse:
+    """The webhook, from a thread of the shared pool (`shared`) or the request's own thread.
+    Called by the Django view above and by the ASGI fast path (channels_ingest/asgi.py)."""
     if not shared:
         return _webhook(request, provider, account)
     # Pool threads outlive requests: apply the usual age and health rules to their connection.
@@ -69,7 +91,7 @@ def _webhook(request: HttpRequest, provider: str, account: str) -> HttpResponse:
         account_id = uuid.UUID(account)
     except ValueError:
         return _refuse(404, "unknown account")
-    channel_account = ChannelAccount.objects.filter(public_id=account_id, provider=provider).first()
+    channel_account = _find_account(account_id, provider)
     if channel_account is None:
         return _refuse(404, "unknown account")
 

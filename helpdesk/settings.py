@@ -141,6 +141,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "visibility_timeout": 3600}
 CELERY_TASK_PUBLISH_RETRY = False
+# Celery's Django fixup closes the database connection around every task unless told to reuse
+# it: a reconnect per task costs more than most tasks. Connections are reused, and checked before
+# each task exactly as Django checks them before each request (see helpdesk/celery.py).
+CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", 1000)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # One queue per kind of work, so each can be scaled on its own (see DESIGN.md).
 CELERY_TASK_QUEUES_NAMES = ["default", "ingest", "outbound", "sla", "metrics"]

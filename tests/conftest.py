@@ -55,3 +55,12 @@ def _webhooks_on_the_test_thread(settings) -> None:
     """In-process tests keep their data in the test thread's transaction, which a webhook stored
     from the shared thread pool could not see. Tests against a real server use the pool."""
     settings.HELPDESK_WEBHOOK_SHARED_THREADS = False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_account_cache() -> None:
+    """The webhook's per-process account cache must not carry accounts between tests."""
+    from channels_ingest import actions, views
+
+    views._accounts.clear()
+    actions._last_activity_written.clear()

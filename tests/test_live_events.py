@@ -99,3 +99,31 @@ def test_nothing_is_published_while_live_events_are_suppressed(alice):
     nothing, event = async_to_sync(scenario)()
     assert nothing is True
     assert event["ticket"]["subject"] == "live"
+
+
+def test_an_ingested_message_is_announced_once_after_commit(alice):
+    from channels_ingest.base import CustomerHandle, NormalizedMessage
+    from tests.factories import ChannelAccountFactory
+    from tickets.ingest import ingest_message
+
+    account = ChannelAccountFactory(channel="marketplace", provider="generic")
+    normalized = NormalizedMessage(
+        channel="marketplace", external_id="m-1", customer=CustomerHandle(kind="shop_customer", value="b-1"),
+        body_text="¿Dónde está mi pedido?", thread_key="t-1",
+    )
+
+    async def scenario():
+        communicator = _communicator(alice)
+        await communicator.connect()
+        outcome = await sync_to_async(ingest_message)(account=account, normalized=normalized)
+        first = await communicator.receive_json_from(timeout=5)
+        second = await communicator.receive_json_from(timeout=5)
+        nothing_more = await communicator.receive_nothing(timeout=0.5)
+        await communicator.disconnect()
+        return outcome, first, second, nothing_more
+
+    outcome, first, second, nothing_more = async_to_sync(scenario)()
+    assert first == {"type": "message.added", "ticket_id": outcome.ticket_id, "message_id": outcome.message_id,
+                     "direction": "inbound"}
+    assert second["type"] == "ticket.changed" and second["ticket"]["id"] == outcome.ticket_id
+    assert nothing_more is True

@@ -93,6 +93,7 @@ def add_message(
     is_auto_reply: bool = False,
     metadata: dict | None = None,
     inbound_event=None,
+    ticket_is_locked: bool = False,
 ) -> Message:
     """Attach a message to a ticket and keep the ticket's timestamps and status in step.
 
@@ -102,6 +103,8 @@ def add_message(
     - an automatic reply (out-of-office, bounce) is recorded but changes neither: it is not the
       customer speaking.
     Outbound replies start as queued; the channel adapter moves them on.
+    `ticket_is_locked`: the caller already holds the ticket's row lock in its transaction (or has
+    just created it there), so it is not locked again.
     """
     now = created_at or timezone.now()
     if author_type is None:
@@ -115,7 +118,8 @@ def add_message(
             Message.DeliveryState.QUEUED if direction == Message.Direction.OUTBOUND else Message.DeliveryState.RECEIVED
         )
     with transaction.atomic(savepoint=False):
-        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if not ticket_is_locked:
+            ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
         message = Message.objects.create(
             ticket=ticket,
             direction=direction,
@@ -125,7 +129,7 @@ def add_message(
                 ticket.customer if direction == Message.Direction.INBOUND else None
             ),
             channel=channel or ticket.channel,
-            channel_account=ticket.channel_account,
+            channel_account_id=ticket.channel_account_id,
             subject=subject[:500],
             body_text=body_text,
             body_html=body_html,
@@ -151,7 +155,10 @@ def add_message(
             if ticket.status == Ticket.Status.NEW:
                 ticket.status = Ticket.Status.OPEN
         _touch(ticket, now)
-        ticket.save()
+        ticket.save(update_fields=[
+            "status", "solved_at", "last_customer_message_at", "last_agent_message_at", "first_response_at",
+            "updated_at",
+        ])
         TicketEvent.objects.create(
             ticket=ticket, kind=TicketEvent.Kind.MESSAGE, actor=author_user, created_at=now,
             data={"message_id": message.pk, "direction": direction},

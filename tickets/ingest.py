@@ -22,12 +22,19 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from channels_ingest.base import CustomerHandle, NormalizedMessage
 from tickets import actions
+from tickets.events import (
+    INBOX_GROUP,
+    live_events_suppressed,
+    publish,
+    ticket_changed_payload,
+    ticket_group,
+)
 from tickets.models import (
     Attachment,
     ChannelAccount,
@@ -61,7 +68,9 @@ def ingest_message(
     """Thread one inbound message. Call inside a transaction or not: it opens its own. Safe to
     call twice with the same message (the second call reports a duplicate)."""
     handle = normalized.customer
-    with transaction.atomic(savepoint=False):
+    # The actions below would each announce themselves; one message.added and one ticket.changed,
+    # sent once the whole message is committed, tell the open pages everything.
+    with transaction.atomic(savepoint=False), live_events_suppressed():
         # One customer's messages are threaded one at a time, so two messages of a new
         # conversation arriving together cannot open two tickets.
         _advisory_lock(f"ingest:{account.pk}:{handle.kind}:{handle.value}")
@@ -88,6 +97,7 @@ def ingest_message(
             created = True
 
         message = actions.add_message(
+            ticket_is_locked=created,
             ticket=ticket,
             direction=Message.Direction.INBOUND,
             author_customer=customer,
@@ -108,7 +118,21 @@ def ingest_message(
             actions.link_order(ticket=ticket, order=order)
         if normalized.marketplace and not ticket.marketplace:
             Ticket.objects.filter(pk=ticket.pk).update(marketplace=normalized.marketplace)
+        _announce_after_commit(message)
         return IngestOutcome(ticket_id=ticket.pk, message_id=message.pk, created_ticket=created)
+
+
+def _announce_after_commit(message: Message) -> None:
+    ticket = message.ticket
+    groups = [INBOX_GROUP, ticket_group(ticket.pk)]
+    added = {"type": "message.added", "ticket_id": ticket.pk, "message_id": message.pk, "direction": message.direction}
+    changed = ticket_changed_payload(ticket)
+
+    def send() -> None:
+        publish(groups, added)
+        publish(groups, changed)
+
+    transaction.on_commit(send)
 
 
 def _advisory_lock(key: str) -> None:
@@ -169,15 +193,12 @@ def resolve_customer(*, account: ChannelAccount, handle: CustomerHandle, languag
 
 
 def _add_identity(customer: Customer, kind: str, value: str, account, display_name: str) -> None:
-    try:
-        with transaction.atomic():
-            ChannelIdentity.objects.get_or_create(
-                kind=kind, value=value, account=account,
-                defaults={"customer": customer, "display_name": display_name[:200]},
-            )
-    except IntegrityError:
-        # Someone else recorded it in the meantime; theirs stands.
-        pass
+    # get_or_create takes its own savepoint for the insert; if someone else recorded the same
+    # handle in the meantime, theirs stands.
+    ChannelIdentity.objects.get_or_create(
+        kind=kind, value=value, account=account,
+        defaults={"customer": customer, "display_name": display_name[:200]},
+    )
 
 
 def _fill_missing(customer: Customer, handle: CustomerHandle, language: str) -> None:
