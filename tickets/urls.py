@@ -11,4 +11,9 @@ urlpatterns = [
     path("<int:pk>/reply/", views.reply, name="reply"),
     path("<int:pk>/status/", views.change_status, name="change_status"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
+    path(
+        "attachments/<int:pk>/inline/<str:token>/",
+        views.attachment_inline,
+        name="attachment_inline",
+    ),
 ]

@@ -30,8 +30,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from tickets import actions
-from tickets.html import sanitize_html
+from channels_ingest.email.amazon import check_amazon_reply
+from tickets import actions, display
 from tickets.models import (
     Attachment,
     Channel,
@@ -242,6 +242,8 @@ class ReplyForm(forms.Form):
             }
         ),
     )
+    # Only offered once Amazon's guidelines check has found something: the agent then decides.
+    confirm_amazon_rules = forms.BooleanField(label=gettext_lazy("Send anyway"), required=False)
 
 
 class StatusForm(forms.Form):
@@ -252,33 +254,13 @@ class StatusForm(forms.Form):
     )
 
 
-# Wraps sanitised message HTML into the document of a sandboxed iframe. The policy is a second lock
-# behind the sanitiser and the sandbox: no scripts, no plugins, no forms; images only over https or
-# inline (plain-http images would be mixed content and leak the agent's address unencrypted).
-_FRAME_HEAD = (
-    '<!doctype html><html><head><meta charset="utf-8">'
-    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src https: data:; '
-    "style-src 'unsafe-inline'; form-action 'none'\">"
-    '<base target="_blank">'
-    "<style>html{color-scheme:light}body{margin:0;font:14px/1.55 system-ui,-apple-system,'Segoe UI',Roboto,"
-    "sans-serif;color:#1f2937;overflow-wrap:anywhere}img{max-width:100%;height:auto}"
-    "blockquote{margin:.5em 0;padding-left:.8em;border-left:3px solid #d1d5db;color:#4b5563}"
-    "pre{white-space:pre-wrap}a{color:#2563eb}</style></head><body>"
-)
-_FRAME_TAIL = "</body></html>"
 _BLOCK_TAG = re.compile(r"<(?:br|p|div|li|tr|h[1-6]|blockquote|img)\b", re.IGNORECASE)
 
 
-def message_frame_document(body_html: str) -> str:
-    """The srcdoc of a message's iframe. Sanitised again here: rows written by bulk updates skip
-    `Message.save`, and the cost is small next to what a missed script would do."""
-    return _FRAME_HEAD + sanitize_html(body_html) + _FRAME_TAIL
-
-
-def _frame_height_rem(body_html: str) -> int:
+def _frame_height_rem(body_html: str, shown_images: int) -> int:
     """A first guess at the iframe's height (it cannot size itself without scripts); the frame's
-    wrapper can be resized by the agent."""
-    lines = len(_BLOCK_TAG.findall(body_html)) + len(strip_tags(body_html)) // 90
+    wrapper can be resized by the agent. An image that loads counts as a few lines of text."""
+    lines = len(_BLOCK_TAG.findall(body_html)) + len(strip_tags(body_html)) // 90 + 3 * shown_images
     return max(5, min(32, 3 + int(lines * 1.5)))
 
 
@@ -300,7 +282,12 @@ class ConversationEntry:
     author: str
     frame_document: str
     frame_height_rem: int
+    blocked_images: int
+    show_images_url: str
+    visible_text: str  # the new part of a plain-text message, "" when nothing is folded away
+    auto_reply: display.AutoReplyLabel | None
     shows_delivery: bool
+    is_undelivered: bool
     attachments: list[Attachment]
 
 
@@ -323,23 +310,60 @@ def _http_url(url: str) -> str:
     return url if urlsplit(url).scheme in ("http", "https") else ""
 
 
-def _conversation(ticket: Ticket) -> list[ConversationEntry]:
+def _images_shown(request: HttpRequest) -> frozenset[int]:
+    """Ids of the messages whose remote images the agent chose to see (`?images=12,15`); anything
+    that is not an id is ignored, so a hand-edited URL shows fewer images, never an error."""
+    parts = request.GET.get("images", "").split(",")
+    return frozenset(int(part) for part in parts if re.fullmatch(r"[0-9]{1,18}", part.strip()))
+
+
+def _show_images_url(detail_url: str, shown: frozenset[int], message_id: int) -> str:
+    ids = ",".join(str(pk) for pk in sorted(shown | {message_id}))
+    return f"{detail_url}?images={ids}#message-{message_id}"
+
+
+def _conversation(
+    ticket: Ticket, *, origin: str, detail_url: str, images_shown: frozenset[int]
+) -> list[ConversationEntry]:
     rows = (
         ticket.messages.select_related("author_user", "author_customer")
         .prefetch_related("attachments")
         .order_by("created_at", "pk")
     )
-    return [
-        ConversationEntry(
-            message=message,
-            author=_author_label(message, ticket),
-            frame_document=message_frame_document(message.body_html) if message.body_html else "",
-            frame_height_rem=_frame_height_rem(message.body_html) if message.body_html else 0,
-            shows_delivery=message.direction == Message.Direction.OUTBOUND,
-            attachments=list(message.attachments.all()),
+    entries = []
+    for message in rows:
+        attachments = list(message.attachments.all())
+        frame = (
+            display.frame_document(
+                message.body_html,
+                origin=origin,
+                inline_urls=display.inline_images(attachments),
+                show_remote=message.pk in images_shown,
+            )
+            if message.body_html
+            else display.MessageHtml("", 0)
         )
-        for message in rows
-    ]
+        outbound = message.direction == Message.Direction.OUTBOUND
+        entries.append(
+            ConversationEntry(
+                message=message,
+                author=_author_label(message, ticket),
+                frame_document=frame.html,
+                frame_height_rem=_frame_height_rem(message.body_html, frame.shown_images)
+                if message.body_html
+                else 0,
+                blocked_images=frame.blocked_images,
+                show_images_url=_show_images_url(detail_url, images_shown, message.pk)
+                if frame.blocked_images
+                else "",
+                visible_text="" if message.body_html else display.folded_text(message),
+                auto_reply=display.auto_reply_label(message),
+                shows_delivery=outbound,
+                is_undelivered=outbound and message.delivery_state == Message.DeliveryState.FAILED,
+                attachments=attachments,
+            )
+        )
+    return entries
 
 
 def _orders(ticket: Ticket) -> list[OrderView]:
@@ -380,6 +404,7 @@ def _render_ticket(
     *,
     reply_form: ReplyForm | None = None,
     status_form: StatusForm | None = None,
+    amazon_warnings: list[str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
     customer: Customer = ticket.customer
@@ -392,7 +417,13 @@ def _render_ticket(
     context = {
         "nav": "inbox",
         "ticket": ticket,
-        "conversation": _conversation(ticket),
+        "conversation": _conversation(
+            ticket,
+            # The frame's policy names this origin for inline images (see tickets.display).
+            origin=f"{request.scheme}://{request.get_host()}",
+            detail_url=detail_url,
+            images_shown=_images_shown(request),
+        ),
         "customer": customer,
         "customer_language": _language_label(customer.language),
         "identities": list(identities),
@@ -400,6 +431,8 @@ def _render_ticket(
         "reply_form": reply_form or ReplyForm(),
         "status_form": status_form or StatusForm(initial={"status": ticket.status}),
         "reply_url": reverse("tickets:reply", args=[ticket.pk]),
+        "is_amazon": ticket.channel == Channel.AMAZON,
+        "amazon_warnings": amazon_warnings or [],
         "status_url": reverse("tickets:change_status", args=[ticket.pk]),
         # After a rejected POST the address bar shows the POST URL; switching language must come
         # back to the ticket, not to a URL that only accepts POST.
@@ -421,6 +454,11 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReplyForm(request.POST)
     if not form.is_valid():
         return _render_ticket(request, ticket, reply_form=form, status=400)
+    warnings = _amazon_reply_warnings(ticket, form)
+    if warnings:
+        # Nothing is sent: Amazon would refuse or flag the reply, and a flagged account can lose
+        # its messaging rights. The page comes back with the text kept and a "Send anyway" box.
+        return _render_ticket(request, ticket, reply_form=form, amazon_warnings=warnings)
     message = actions.add_message(
         ticket=ticket,
         direction=form.cleaned_data["kind"],
@@ -432,6 +470,18 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("Reply queued for sending."))
     return redirect(f"{reverse('tickets:detail', args=[ticket.pk])}#message-{message.pk}")
+
+
+def _amazon_reply_warnings(ticket: Ticket, form: ReplyForm) -> list[str]:
+    """What Amazon's buyer-seller messaging guidelines would object to in a valid reply form; []
+    when the ticket is not an Amazon one, for internal notes (they never reach the buyer), and once
+    the agent has ticked "Send anyway"."""
+    if ticket.channel != Channel.AMAZON or form.cleaned_data["confirm_amazon_rules"]:
+        return []
+    if form.cleaned_data["kind"] != ReplyForm.KIND_REPLY:
+        return []
+    # The composer has no attachments yet; once it does, their names, types and size go here.
+    return check_amazon_reply(form.cleaned_data["body"], [], total_bytes=0)
 
 
 @require_POST
@@ -453,21 +503,63 @@ def change_status(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("tickets:detail", pk=ticket.pk)
 
 
-@require_GET
-@helpdesk_role_required
-def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
-    """Attachments are served through this check, never straight from MEDIA_URL: they are the
-    customers' documents. Always as a download, so a hostile HTML or SVG file never renders here."""
-    attachment = get_object_or_404(Attachment.objects.select_related("message__ticket"), pk=pk)
-    if not Ticket.objects.visible_to(request.user).filter(pk=attachment.message.ticket_id).exists():
-        raise Http404
+def _inline_image_response(attachment: Attachment, image_type: str) -> FileResponse:
+    """An image attachment served to be shown, never run: the content type is one of our own list
+    (never the sender's string), and nosniff stops the browser from guessing another."""
     try:
         handle = attachment.file.open("rb")
     except (FileNotFoundError, ValueError) as error:
         raise Http404 from error
-    return FileResponse(
+    response = FileResponse(
+        handle, as_attachment=False, filename=attachment.filename, content_type=image_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    # Stored attachments never change; private, since they are customers' documents.
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@require_GET
+@helpdesk_role_required
+def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+    """Attachments are served through this check, never straight from MEDIA_URL: they are the
+    customers' documents.
+
+    As a download, so a hostile HTML or SVG file never renders here; `?inline=1` shows a raster
+    image in the browser instead, and anything else asked for inline is still a download.
+    """
+    attachment = get_object_or_404(Attachment.objects.select_related("message__ticket"), pk=pk)
+    if not Ticket.objects.visible_to(request.user).filter(pk=attachment.message.ticket_id).exists():
+        raise Http404
+    image_type = display.inline_image_type(attachment.content_type)
+    if request.GET.get("inline") and image_type:
+        return _inline_image_response(attachment, image_type)
+    try:
+        handle = attachment.file.open("rb")
+    except (FileNotFoundError, ValueError) as error:
+        raise Http404 from error
+    response = FileResponse(
         handle,
         as_attachment=True,
         filename=attachment.filename,
         content_type="application/octet-stream",
     )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_GET
+def attachment_inline(request: HttpRequest, pk: int, token: str) -> FileResponse:
+    """An inline (cid:) image of a message, for the message's sandboxed frame.
+
+    No session check: the frame's requests are cross-site to the browser and arrive without the
+    session cookie. The signed token stands in for it (see `tickets.display.inline_image_url`):
+    only a page rendered for an agent carries one. Raster images only; anything else is 404.
+    """
+    if not display.is_valid_inline_token(pk, token):
+        raise Http404
+    attachment = get_object_or_404(Attachment, pk=pk)
+    image_type = display.inline_image_type(attachment.content_type)
+    if not image_type:
+        raise Http404
+    return _inline_image_response(attachment, image_type)

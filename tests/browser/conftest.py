@@ -23,6 +23,10 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # Chromium puts sandboxed frames (the message frames) in their own process; Playwright attaches
+    # to it only after the frame's first requests have left, so its routes miss them. Tests route
+    # the "remote" images of an email, and those must never reach the network.
+    "--disable-features=IsolateSandboxedIframes",
 ]
 
 

@@ -19,6 +19,7 @@ from tests.factories import (
     TicketFactory,
     UserFactory,
 )
+from tests.test_ticket_display import attach, solid_png
 from tickets.models import Channel, Message, Ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -177,6 +178,64 @@ def test_hostile_message_does_not_run_in_the_browser(page, helpdesk):
     expect(page.frame_locator("ol.conversation iframe").first.get_by_text("Hello")).to_be_visible()
     expect(page).not_to_have_title("pwned")
     assert dialogs == []
+
+
+BANNER = "https://images.shop.invalid/spring-banner.png"
+
+
+def test_remote_images_wait_until_the_agent_shows_them(
+    page, helpdesk, settings, tmp_path, screenshot
+):
+    settings.MEDIA_ROOT = tmp_path
+    ticket = helpdesk["broken"]
+    newsletter = MessageFactory(
+        ticket=ticket,
+        body_text="Spring sale!",
+        body_html=(
+            f'<p>Spring sale at <b>Cosy Mugs</b>!</p><img src="{BANNER}" alt="Spring banner">'
+            '<p>Signed, <img src="cid:logo@cosy.example" alt="Cosy logo"></p>'
+        ),
+    )
+    attach(
+        newsletter,
+        filename="logo.png",
+        content_type="image/png",
+        data=solid_png(24, 24, (224, 177, 0)),
+        content_id="logo@cosy.example",
+    )
+    # The "remote" server is answered here: tests reach nothing beyond loopback, and the list of
+    # requests shows whether the tracking pixel was fetched before the agent asked.
+    fetched: list[str] = []
+
+    def serve_banner(route) -> None:
+        fetched.append(route.request.url)
+        route.fulfill(status=200, content_type="image/png", body=solid_png(240, 60))
+
+    page.route("https://images.shop.invalid/**", serve_banner)
+    sign_in(page)
+
+    page.goto(f"/tickets/{ticket.pk}/")
+    item = page.locator(f"#message-{newsletter.pk}")
+    frame = item.frame_locator("iframe")
+    banner = frame.get_by_role("img", name="Spring banner")
+    expect(item.locator(".msg__images-bar")).to_contain_text("Remote images are blocked.")
+    expect(banner).to_have_attribute("data-blocked-src", BANNER)
+    assert banner.get_attribute("src") is None
+    # The inline (cid:) logo loads from the helpdesk itself, through the frame's policy.
+    logo = frame.get_by_role("img", name="Cosy logo")
+    expect(logo).to_have_attribute("src", re.compile(r"^/tickets/attachments/\d+/inline/[^/]+/$"))
+    expect(logo).to_have_js_property("naturalWidth", 24)
+    assert fetched == []
+    screenshot("ticket-images-blocked")
+
+    item.get_by_role("link", name="Show images").click()
+
+    expect(page).to_have_url(re.compile(rf"\?images={newsletter.pk}#message-{newsletter.pk}$"))
+    expect(banner).to_have_attribute("src", BANNER)
+    expect(banner).to_have_js_property("naturalWidth", 240)
+    assert fetched == [BANNER]
+    expect(item.locator(".msg__images-bar")).to_have_count(0)
+    screenshot("ticket-images-shown")
 
 
 # Lists what sticks out past the right edge, so a failure names the culprit.
