@@ -47,6 +47,7 @@ imapserver:
 
 bench-ingest: install ## Ingest benchmark: accepted/s, latency, threaded/s (EVENTS=5000)
 	$(BIN)/python -m channels_ingest.benchmark --events $(or $(EVENTS),5000)
+	$(BIN)/python -m channels_ingest.benchmark --events $(or $(EVENTS),5000) --separate
 
 lint: install
 	$(BIN)/ruff check .
