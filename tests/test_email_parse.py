@@ -856,3 +856,14 @@ def test_html_to_text_survives_a_missing_end_of_head_and_broken_markup():
     assert html_to_text("<html><head><meta charset=utf-8><body><p>Hi <b>there</p></div></span>") == "Hi there"
     assert html_to_text("") == ""
     assert html_to_text("<div><<>>&bogus;</div>") == "<<>>&bogus;"
+
+
+def test_a_folded_message_id_is_read_whole():
+    raw = (
+        b"From: Ana <ana@example.es>\r\nTo: soporte@casalumbre.example\r\nSubject: Hola\r\n"
+        b"Message-ID:\r\n <helpdesk.1555.32540f55d15759c290b93192a29f06eb@casalumbre.example>\r\n"
+        b"In-Reply-To:\r\n <previous.12345.abcdef@casalumbre.example>\r\n\r\nHola\r\n"
+    )
+    message = parse_email(raw)
+    assert message.external_id == "helpdesk.1555.32540f55d15759c290b93192a29f06eb@casalumbre.example"
+    assert message.references == ["previous.12345.abcdef@casalumbre.example"]
