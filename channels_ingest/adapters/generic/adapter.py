@@ -34,6 +34,17 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac_sha256_hex(secret, body)
 
 
+def verify_helpdesk_signature(request, account) -> None:
+    """Our own scheme (generic webhook, raw MIME POST): `X-Helpdesk-Signature: sha256=<hex>`, the
+    HMAC-SHA256 of the raw body keyed with the account's `signing_secret`."""
+    secret = account.get_secrets().get("signing_secret")
+    if not secret:
+        raise SignatureInvalid("the account has no signing secret")
+    given = request.headers.get(SIGNATURE_HEADER)
+    if not given or not constant_time_equals(sign(secret, request.body), given.strip()):
+        raise SignatureInvalid("signature missing or wrong")
+
+
 class GenericAdapter(Adapter):
     slug = "generic"
     channel = "marketplace"
@@ -41,12 +52,7 @@ class GenericAdapter(Adapter):
     KEPT_HEADERS = ("content-type", "user-agent", "x-helpdesk-event")
 
     def verify(self, request, account) -> None:
-        secret = account.get_secrets().get("signing_secret")
-        if not secret:
-            raise SignatureInvalid("the account has no signing secret")
-        given = request.headers.get(SIGNATURE_HEADER)
-        if not given or not constant_time_equals(sign(secret, request.body), given.strip()):
-            raise SignatureInvalid("signature missing or wrong")
+        verify_helpdesk_signature(request, account)
 
     def event_id(self, request, account) -> str:
         """The sender's `id`. A well-signed body without one is still kept (under the hash of its

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from channels_ingest.adapters.generic.adapter import SIGNATURE_HEADER, sign
+from channels_ingest.adapters.generic.adapter import verify_helpdesk_signature
 from channels_ingest.adapters.mime.inbound import (
     InboundEmail,
     InboundEmailWebhookAdapter,
     message_id_from_headers,
 )
-from channels_ingest.base import MalformedRequest, SignatureInvalid, constant_time_equals
+from channels_ingest.base import MalformedRequest
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -43,12 +43,7 @@ class RawMimeAdapter(InboundEmailWebhookAdapter):
     slug = "mime"
 
     def verify(self, request: HttpRequest, account: ChannelAccount) -> None:
-        secret = account.get_secrets().get("signing_secret")
-        if not secret:
-            raise SignatureInvalid("the account has no signing secret")
-        given = request.headers.get(SIGNATURE_HEADER)
-        if not given or not constant_time_equals(sign(secret, request.body), given.strip()):
-            raise SignatureInvalid("signature missing or wrong")
+        verify_helpdesk_signature(request, account)
 
     def event_id(self, request: HttpRequest, account: ChannelAccount) -> str:
         if not request.body.strip():
