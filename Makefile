@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install browser imapserver services lint messages clean
+.PHONY: run test install test-tools services lint messages clean bench-ingest
 
 run: install ## Serve the product with demo data (real PostgreSQL and Redis, embedded)
 	$(BIN)/python -m helpdesk.devstack run
 
-test: install browser imapserver ## Run the whole test suite against real PostgreSQL and Redis
+test: install test-tools ## Run the whole test suite against real PostgreSQL and Redis
 	$(BIN)/python -m helpdesk.devstack test $(ARGS)
 
 services: install ## Start only PostgreSQL and Redis, print their URLs
@@ -23,27 +23,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
 	touch $(STAMP)
 
-# The browser tests drive Debian's Chromium through Playwright (no browser download).
-browser:
-	@if command -v chromium >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "Installing Debian's chromium for the browser tests..."; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	else \
-		echo "Chromium is not installed: the browser tests will be skipped (CI requires them)."; \
-		echo "Install it with: sudo apt-get install chromium"; \
-	fi
+# Debian tools some tests drive for real: Chromium (browser tests, through Playwright), dovecot
+# (IMAP tests, on loopback), GNU gettext (the catalogue completeness test). Installed with
+# apt-get when missing and run as root; otherwise those tests skip, and fail under CI.
+TEST_TOOLS := chromium:chromium dovecot:dovecot-imapd xgettext:gettext
 
-# The IMAP polling tests start their own Debian dovecot on loopback (config in a temp dir).
-imapserver:
-	@if command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ]; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "Installing Debian's dovecot-imapd for the IMAP tests..."; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; \
-	else \
-		echo "Dovecot is not installed: the IMAP tests will be skipped (CI requires them)."; \
-		echo "Install it with: sudo apt-get install dovecot-imapd"; \
-	fi
+test-tools:
+	@missing=""; for pair in $(TEST_TOOLS); do 		tool=$${pair%%:*}; package=$${pair#*:}; 		command -v $$tool >/dev/null 2>&1 || [ -x /usr/sbin/$$tool ] || missing="$$missing $$package"; 	done; 	if [ -z "$$missing" ]; then :; 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then 		echo "Installing Debian packages for the tests:$$missing"; 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; 	else 		echo "Missing Debian packages:$$missing; the tests that need them will be skipped (CI requires them)."; 		echo "Install them with: sudo apt-get install$$missing"; 	fi
 
 bench-ingest: install ## Ingest benchmark: accepted/s, latency, threaded/s (EVENTS=5000)
 	$(BIN)/python -m channels_ingest.benchmark --events $(or $(EVENTS),5000)

@@ -12,7 +12,7 @@ Use it from a test module with `pytest_plugins = ["tests.imap_server"]`:
 - `dovecot_factory(extra_config=...)`: a server of the test's own, e.g. one that hides a
   capability; stopped at the end of the test.
 
-Dovecot is installed by `make test` (the Makefile's `imapserver` target). Where it is missing the
+Dovecot is installed by `make test` (the Makefile's `test-tools` target). Where it is missing the
 tests are skipped, except under CI, where they fail.
 
 With `dovecot_factory(tls=True)` the server also speaks TLS (STARTTLS on its port, implicit TLS
