@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery
+from celery import Celery, Task
 from celery.signals import task_prerun
 from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
-app = Celery("helpdesk")
+class DeclaringTask(Task):
+    """Declares its queue whenever it is sent. With Redis, a message sent to an exchange that no
+    queue is bound to yet (a fresh Redis that no worker has consumed from) is dropped without an
+    error; declaring binds the queue first. kombu remembers what a connection declared, so this
+    costs one round trip per queue per connection."""
+
+    def apply_async(self, args=None, kwargs=None, task_id=None, producer=None, link=None, link_error=None,
+                    shadow=None, **options):
+        if "declare" not in options:
+            route = self.app.amqp.router.route(dict(options), self.name, args, kwargs)
+            options["declare"] = [route["queue"]]
+        return super().apply_async(args, kwargs, task_id, producer, link, link_error, shadow, **options)
+
+
+app = Celery("helpdesk", task_cls=DeclaringTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 

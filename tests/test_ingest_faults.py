@@ -9,6 +9,7 @@ import signal
 
 import psutil
 import pytest
+import redis as redis_client
 from django.db import connection, transaction
 
 from channels_ingest.adapters.generic.adapter import sign
@@ -82,18 +83,28 @@ def _backends_waiting_on_a_lock() -> int:
 
 
 def test_a_worker_killed_during_processing_leaves_the_event_processed_once(tmp_path, account):
+    from channels_ingest.tasks import process_event_task
+    from helpdesk.celery import app
+    from helpdesk.settings import _kombu_url
+
     with LocalStack(tmp_path) as stack:
-        stack.start_web()
-        status, body = stack.post(f"/hooks/generic/{account.public_id}/", *signed_event(1))
-        assert status == 200
-        event = InboundEvent.objects.get()
-        assert event.state == "pending"  # no worker yet: the task waits in the broker
+        body, _headers = signed_event(1)
+        event = InboundEvent.objects.create(provider="generic", account=account, event_id="evt-1", body=body)
+        # The task goes straight onto the stack's broker (not the suite's), and is seen there
+        # before any worker starts.
+        with app.connection_for_write(_kombu_url(stack.redis.url(0))) as broker:
+            process_event_task.apply_async(args=[event.pk], connection=broker)
+        assert redis_client.Redis.from_url(stack.redis.url(0)).llen("ingest") == 1
+        assert InboundEvent.objects.get(pk=event.pk).state == "pending"
 
         with transaction.atomic():
             # Hold the event's row: the worker's processing blocks on it, mid-task.
             InboundEvent.objects.select_for_update().get(pk=event.pk)
             worker = stack.start_worker()
-            wait_until(lambda: _backends_waiting_on_a_lock() == 1, timeout=30, what="the task to block on the event")
+            try:
+                wait_until(lambda: _backends_waiting_on_a_lock() == 1, timeout=60, what="the task to block on the event")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; worker log:\n{stack.log('worker')[-3000:]}") from None
             children = psutil.Process(worker.pid).children()
             assert len(children) == 1
             os.kill(children[0].pid, signal.SIGKILL)
