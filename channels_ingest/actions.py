@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from channels_ingest.base import ParseError, TransientError
+from helpdesk.bulk import update_rows
 from channels_ingest.models import InboundEvent
 from channels_ingest.registry import UnknownProvider, get_adapter
 from tickets.models import ChannelAccount
@@ -111,6 +112,105 @@ def process_event(event_pk: int) -> str:
     if transient is not None:
         raise transient
     return event.state
+
+
+def process_events(first_pk: int, *, batch_size: int | None = None) -> str:
+    """Process event `first_pk` and, with it, up to `batch_size - 1` other events waiting for their
+    first attempt (oldest first): parsed one by one, threaded together per account by
+    `tickets.ingest_bulk.ingest_many`, committed at once. Returns `first_pk`'s final state.
+
+    The other events' own tasks then find them done, at the cost of one query each. Events another
+    worker holds are skipped, not waited for. An event whose parsing raises anything but a parse
+    error, or a batch whose threading fails, is processed on its own by `process_event` (retries,
+    tracebacks), so a batch never does worse than one event at a time.
+    """
+    batch_size = settings.HELPDESK_INGEST_BATCH_SIZE if batch_size is None else batch_size
+    if batch_size <= 1:
+        return process_event(first_pk)
+    state = InboundEvent.objects.filter(pk=first_pk).values_list("state", flat=True).first()
+    if state != InboundEvent.State.PENDING:
+        # Taken with an earlier batch, most of the time: answered without locking (a lock is a
+        # write, and would cost a WAL flush at commit).
+        return state or "missing"
+    alone: list[int] = []
+    with transaction.atomic():
+        first = (
+            InboundEvent.objects.select_for_update(of=("self",)).select_related("account__store")
+            .filter(pk=first_pk).first()
+        )
+        if first is None or first.state != InboundEvent.State.PENDING:
+            return first.state if first else "missing"
+        if first.attempts:
+            alone.append(first.pk)  # a retry: on its own, with its back-off
+            batch = []
+        else:
+            batch = [first, *(
+                InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
+                .select_related("account__store")
+                .filter(state=InboundEvent.State.PENDING, attempts=0)
+                .exclude(pk=first_pk)
+                .order_by("received_at")[: batch_size - 1]
+            )]
+        parsed: list[tuple[InboundEvent, list]] = []
+        done: list[InboundEvent] = []
+        for event in batch:
+            try:
+                parsed.append((event, list(get_adapter(event.provider).parse(event))))
+            except (ParseError, UnknownProvider) as exc:
+                event.state = InboundEvent.State.FAILED
+                event.error = f"{type(exc).__name__}: {exc}"
+                done.append(event)
+            except Exception:
+                alone.append(event.pk)
+        if parsed:
+            try:
+                with transaction.atomic():
+                    _thread_batch(parsed)
+            except (OperationalError, InterfaceError) as exc:
+                raise TransientError(f"database unavailable: {exc}") from exc
+            except Exception:
+                logger.warning("batch of %d inbound events failed; processing them one by one", len(parsed),
+                               exc_info=True)
+                alone.extend(event.pk for event, _ in parsed)
+            else:
+                done.extend(event for event, _ in parsed)
+        now = timezone.now()
+        for event in done:
+            event.attempts += 1
+            event.processed_at = now
+            if event.state != InboundEvent.State.FAILED:
+                _note_account_activity(event.account_id, event.received_at)
+        update_rows(done, ["state", "attempts", "error", "processed_at", "result"])
+    state = first.state
+    for pk in sorted(alone):
+        if pk == first_pk:
+            state = process_event(pk)  # a transient fault raises here, for this task to retry
+        else:
+            enqueue_processing(pk)  # their own task, with its own retries
+    return state
+
+
+def _thread_batch(parsed: list[tuple[InboundEvent, list]]) -> None:
+    """Thread the parsed events' messages, per account in arrival order, and set each event's
+    outcome as `process_event` would."""
+    from tickets.ingest_bulk import Inbound, ingest_many
+
+    by_account: dict[int, list[tuple[InboundEvent, Inbound]]] = {}
+    for event, messages in parsed:
+        event.result = {"messages": []}
+        for normalized in messages:
+            by_account.setdefault(event.account_id, []).append((event, Inbound(normalized=normalized, event=event)))
+    for pairs in by_account.values():
+        outcomes = ingest_many(account=pairs[0][0].account, items=[item for _, item in pairs])
+        for (event, _), outcome in zip(pairs, outcomes, strict=True):
+            if outcome is not None:
+                event.result["messages"].append(outcome.as_dict())
+    for event, _ in parsed:
+        results = event.result["messages"]
+        stored = any("message_id" in result for result in results)
+        event.state = InboundEvent.State.PROCESSED if stored else InboundEvent.State.IGNORED
+        event.error = ""
+        event.result = {"messages": results} if results else {"reason": "nothing to thread"}
 
 
 # The account's health shows its last event to the minute: each process writes it at most once a

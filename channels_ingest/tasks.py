@@ -20,7 +20,7 @@ from channels_ingest.base import TransientError
     ignore_result=True,
 )
 def process_event_task(event_pk: int) -> str:
-    return actions.process_event(event_pk)
+    return actions.process_events(event_pk)
 
 
 @shared_task(name="ingest.requeue_pending", ignore_result=True)

@@ -297,6 +297,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = HELPDESK_WEBHOOK_MAX_BYTES
 HELPDESK_WEBHOOK_SHARED_THREADS = envbool("HELPDESK_WEBHOOK_SHARED_THREADS", True)
 # Events still waiting this long are queued again by the beat sweeper.
 HELPDESK_INGEST_REQUEUE_AFTER_SECONDS = envint("HELPDESK_INGEST_REQUEUE_AFTER_SECONDS", 120)
+# A worker processing one event takes up to this many other waiting events with it and threads
+# them together (set-based queries, one transaction); 1 processes every event on its own.
+HELPDESK_INGEST_BATCH_SIZE = envint("HELPDESK_INGEST_BATCH_SIZE", 100)
 # A customer reply within this many days reopens a solved ticket; later, a follow-up ticket starts.
 HELPDESK_REOPEN_WINDOW_DAYS = envint("HELPDESK_REOPEN_WINDOW_DAYS", 7)
 # IMAP polling records larger messages as failed events (visible to admins) instead of fetching them.

@@ -74,6 +74,33 @@ def create_ticket(
     return ticket
 
 
+def note_customer_message(ticket: Ticket, when) -> None:
+    """A customer spoke on the ticket (in memory; the caller saves): a pending or solved ticket
+    opens again. Shared by `add_message` and the batched ingest path."""
+    ticket.last_customer_message_at = when
+    if ticket.status in (Ticket.Status.PENDING, Ticket.Status.SOLVED, Ticket.Status.CLOSED):
+        ticket.status = Ticket.Status.OPEN
+        ticket.solved_at = None
+    _touch(ticket, when)
+
+
+def message_events(
+    ticket: Ticket, message: Message, *, previous_status: str, actor: AbstractBaseUser | None = None
+) -> list[TicketEvent]:
+    """The timeline entries of a new message (unsaved): the message itself, and the reopening it
+    caused, if any."""
+    events = [TicketEvent(
+        ticket=ticket, kind=TicketEvent.Kind.MESSAGE, actor=actor, created_at=message.created_at,
+        data={"message_id": message.pk, "direction": message.direction},
+    )]
+    if previous_status != ticket.status and previous_status in (Ticket.Status.SOLVED, Ticket.Status.CLOSED):
+        events.append(TicketEvent(
+            ticket=ticket, kind=TicketEvent.Kind.REOPENED, created_at=message.created_at,
+            data={"from": previous_status, "to": ticket.status},
+        ))
+    return events
+
+
 def add_message(
     *,
     ticket: Ticket,
@@ -144,10 +171,7 @@ def add_message(
         )
         previous_status = ticket.status
         if direction == Message.Direction.INBOUND and not is_auto_reply:
-            ticket.last_customer_message_at = now
-            if ticket.status in (Ticket.Status.PENDING, Ticket.Status.SOLVED, Ticket.Status.CLOSED):
-                ticket.status = Ticket.Status.OPEN
-                ticket.solved_at = None
+            note_customer_message(ticket, now)
         elif direction == Message.Direction.OUTBOUND:
             ticket.last_agent_message_at = now
             if ticket.first_response_at is None:
@@ -159,15 +183,9 @@ def add_message(
             "status", "solved_at", "last_customer_message_at", "last_agent_message_at", "first_response_at",
             "updated_at",
         ])
-        TicketEvent.objects.create(
-            ticket=ticket, kind=TicketEvent.Kind.MESSAGE, actor=author_user, created_at=now,
-            data={"message_id": message.pk, "direction": direction},
+        TicketEvent.objects.bulk_create(
+            message_events(ticket, message, previous_status=previous_status, actor=author_user)
         )
-        if previous_status != ticket.status and previous_status in (Ticket.Status.SOLVED, Ticket.Status.CLOSED):
-            TicketEvent.objects.create(
-                ticket=ticket, kind=TicketEvent.Kind.REOPENED, created_at=now,
-                data={"from": previous_status, "to": ticket.status},
-            )
         publish_on_commit(
             [INBOX_GROUP, ticket_group(ticket.pk)],
             {"type": "message.added", "ticket_id": ticket.pk, "message_id": message.pk, "direction": direction},

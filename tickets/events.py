@@ -71,6 +71,7 @@ class _Publisher:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = 0
+        self._send_lock: asyncio.Lock | None = None
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -79,8 +80,14 @@ class _Publisher:
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(target=loop.run_forever, name="live-events", daemon=True)
                 thread.start()
-                self._loop, self._pid = loop, os.getpid()
+                self._loop, self._pid, self._send_lock = loop, os.getpid(), None
             return self._loop
+
+    def _sending(self) -> asyncio.Lock:
+        # Made on the loop's own thread, on first use (an asyncio lock belongs to one loop).
+        if self._send_lock is None:
+            self._send_lock = asyncio.Lock()
+        return self._send_lock
 
     def send(self, groups: list[str], payload: dict) -> concurrent.futures.Future:
         layer = get_channel_layer()
@@ -90,8 +97,11 @@ class _Publisher:
             return done
 
         async def send_all() -> None:
-            for group in groups:
-                await layer.group_send(group, payload)
+            # One send at a time, in order: a burst (a batch of threaded messages) queues here
+            # instead of opening a Redis connection per event.
+            async with self._sending():
+                for group in groups:
+                    await layer.group_send(group, payload)
 
         future = asyncio.run_coroutine_threadsafe(send_all(), self._running_loop())
         future.add_done_callback(_log_failure)

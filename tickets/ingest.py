@@ -73,7 +73,7 @@ def ingest_message(
     with transaction.atomic(savepoint=False), live_events_suppressed():
         # One customer's messages are threaded one at a time, so two messages of a new
         # conversation arriving together cannot open two tickets.
-        _advisory_lock(f"ingest:{account.pk}:{handle.kind}:{handle.value}")
+        _advisory_lock(lock_key(account, handle))
         if normalized.external_id:
             existing = Message.objects.filter(channel_account=account, external_id=normalized.external_id).first()
             if existing is not None:
@@ -120,6 +120,11 @@ def ingest_message(
             Ticket.objects.filter(pk=ticket.pk).update(marketplace=normalized.marketplace)
         _announce_after_commit(message)
         return IngestOutcome(ticket_id=ticket.pk, message_id=message.pk, created_ticket=created)
+
+
+def lock_key(account: ChannelAccount, handle: CustomerHandle) -> str:
+    """The advisory lock under which one customer's messages on an account are threaded."""
+    return f"ingest:{account.pk}:{handle.kind}:{handle.value}"
 
 
 def _announce_after_commit(message: Message) -> None:
