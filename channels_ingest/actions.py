@@ -20,10 +20,10 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.db.models import Q
 from django.utils import timezone
 
-from channels_ingest.base import ParseError, TransientError
-from helpdesk.bulk import update_rows
+from channels_ingest.base import NormalizedMessage, ParseError, TransientError
 from channels_ingest.models import InboundEvent
 from channels_ingest.registry import UnknownProvider, get_adapter
+from helpdesk.bulk import update_rows
 from tickets.models import ChannelAccount
 
 logger = logging.getLogger(__name__)
@@ -121,8 +121,10 @@ def process_events(first_pk: int, *, batch_size: int | None = None) -> str:
 
     The other events' own tasks then find them done, at the cost of one query each. Events another
     worker holds are skipped, not waited for. An event whose parsing raises anything but a parse
-    error, or a batch whose threading fails, is processed on its own by `process_event` (retries,
-    tracebacks), so a batch never does worse than one event at a time.
+    error, an event carrying more than messages (orders, customer records), and a batch whose
+    threading fails are processed one by one by `process_event` after the batch commits (with
+    its tracebacks and transient faults recorded), so a batch never does worse than one event
+    at a time.
     """
     batch_size = settings.HELPDESK_INGEST_BATCH_SIZE if batch_size is None else batch_size
     if batch_size <= 1:
@@ -155,13 +157,18 @@ def process_events(first_pk: int, *, batch_size: int | None = None) -> str:
         done: list[InboundEvent] = []
         for event in batch:
             try:
-                parsed.append((event, list(get_adapter(event.provider).parse(event))))
+                items = list(get_adapter(event.provider).parse(event))
             except (ParseError, UnknownProvider) as exc:
                 event.state = InboundEvent.State.FAILED
                 event.error = f"{type(exc).__name__}: {exc}"
                 done.append(event)
             except Exception:
                 alone.append(event.pk)
+            else:
+                if all(isinstance(item, NormalizedMessage) for item in items):
+                    parsed.append((event, items))
+                else:
+                    alone.append(event.pk)  # orders, customer records...: their own actions, one by one
         if parsed:
             try:
                 with transaction.atomic():
@@ -185,8 +192,11 @@ def process_events(first_pk: int, *, batch_size: int | None = None) -> str:
     for pk in sorted(alone):
         if pk == first_pk:
             state = process_event(pk)  # a transient fault raises here, for this task to retry
-        else:
-            enqueue_processing(pk)  # their own task, with its own retries
+            continue
+        try:
+            process_event(pk)
+        except TransientError:
+            pass  # recorded on the event (an attempt made): its own task or the sweeper retries it
     return state
 
 
