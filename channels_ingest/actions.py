@@ -1,7 +1,9 @@
 """The ingest road: record a raw event, process it into tickets, re-queue what was left behind.
 
 1. `record_event` stores the raw delivery once (unique on provider, account, event id) and, after
-   the commit, asks a worker to process it. If the broker is down the event simply waits: the
+   the commit, asks a worker to process it (unless a task already on its way will: see
+   `enqueue_processing`). Workers process waiting events in batches (`process_events`,
+   `drain_waiting_events`). If the broker is down the event simply waits: the
    sweeper (`requeue_pending_events`, on beat) sends it again later. Nothing is lost either way.
 2. `process_event` runs in a worker: the adapter parses the raw event into normalised messages,
    `tickets.ingest.ingest_message` threads each one. A parse failure marks the event failed with
@@ -39,18 +41,24 @@ def record_event(
             event = InboundEvent.objects.create(
                 provider=provider, account=account, event_id=event_id[:255], body=body, headers=headers or {}
             )
-            transaction.on_commit(lambda: enqueue_processing(event.pk))
+            transaction.on_commit(lambda: enqueue_processing(event.pk, coalesce=True))
     except IntegrityError:
         existing = InboundEvent.objects.get(provider=provider, account=account, event_id=event_id[:255])
         return existing, False
     return event, True
 
 
-def enqueue_processing(event_pk: int) -> bool:
+def enqueue_processing(event_pk: int, *, coalesce: bool = False) -> bool:
     """Ask a worker to process the event. Never raises: a broker outage leaves the event pending
-    for the sweeper, and the webhook has already been answered."""
+    for the sweeper, and the webhook has already been answered.
+
+    `coalesce` (new webhooks): no task is sent while one sent earlier has not yet started
+    draining the waiting events (see `drain_waiting_events`); that task takes this event too.
+    Under a burst, a handful of tasks then carry thousands of events."""
     from channels_ingest.tasks import process_event_task
 
+    if coalesce and settings.HELPDESK_INGEST_BATCH_SIZE > 1 and not _claim_drain(process_event_task):
+        return True
     try:
         process_event_task.apply_async(args=[event_pk], retry=False)
     except Exception as exc:  # kombu raises several types for an unreachable broker
@@ -114,6 +122,102 @@ def process_event(event_pk: int) -> str:
     return event.state
 
 
+# --- Coalescing: one task drains what is waiting -----------------------------------------------
+#
+# A webhook sends a task only when it claims the "drain due" key (SET NX, with an expiry in case
+# the task is lost); the task releases the key *before* each look for waiting events. An event
+# committed before that look is found by it; one committed after finds the key free and sends a
+# task of its own. So no event waits for the sweeper unless a task is lost.
+
+DRAIN_KEY_SECONDS = 10
+_redis_clients: dict[str, object] = {}
+
+
+def _drain_key(task) -> str:
+    queue = task.app.amqp.router.route({}, task.name)["queue"].name
+    return f"helpdesk:ingest-drain-due:{settings.DATABASES['default']['NAME']}:{queue}"
+
+
+def _redis():
+    import redis
+
+    client = _redis_clients.get(settings.REDIS_URL)
+    if client is None:
+        client = _redis_clients[settings.REDIS_URL] = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+        )
+    return client
+
+
+def _claim_drain(task) -> bool:
+    """True when this caller should send a task (nobody has since the last drain began)."""
+    try:
+        return bool(_redis().set(_drain_key(task), "1", nx=True, ex=DRAIN_KEY_SECONDS))
+    except Exception:  # Redis unreachable: try to send anyway; failing that, the sweeper
+        return True
+
+
+def _release_drain(task) -> None:
+    try:
+        _redis().delete(_drain_key(task))
+    except Exception:
+        pass
+
+
+def drain_waiting_events(*, batch_size: int | None = None, seconds: float = 20.0) -> int:
+    """Process waiting events (first attempts) in batches until none are left; returns how many
+    were processed. After `seconds` it hands over to a new task, so one task never runs for long."""
+    from channels_ingest.tasks import process_event_task
+
+    batch_size = settings.HELPDESK_INGEST_BATCH_SIZE if batch_size is None else batch_size
+    deadline = time.monotonic() + seconds
+    total = 0
+    while True:
+        _release_drain(process_event_task)
+        taken, alone = _process_waiting_batch(batch_size)
+        _process_alone(alone)
+        total += taken
+        if taken == 0:
+            return total
+        if time.monotonic() > deadline:
+            if _claim_drain(process_event_task):
+                process_event_task.apply_async(args=[0], retry=False)
+            return total
+
+
+def _process_waiting_batch(batch_size: int) -> tuple[int, list[int]]:
+    with transaction.atomic():
+        batch = list(_waiting(batch_size))
+        if not batch:
+            return 0, []
+        return len(batch), _process_batch(batch)
+
+
+def _waiting(limit: int, exclude: int | None = None):
+    waiting = (
+        InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
+        .select_related("account__store")
+        .filter(state=InboundEvent.State.PENDING, attempts=0)
+        .order_by("received_at")
+    )
+    if exclude is not None:
+        waiting = waiting.exclude(pk=exclude)
+    return waiting[:limit]
+
+
+def _process_alone(pks: list[int], first_pk: int | None = None) -> str | None:
+    state = None
+    for pk in sorted(pks):
+        if pk == first_pk:
+            state = process_event(pk)  # a transient fault raises here, for this task to retry
+            continue
+        try:
+            process_event(pk)
+        except TransientError:
+            pass  # recorded on the event (an attempt made): its own task or the sweeper retries it
+    return state
+
+
 def process_events(first_pk: int, *, batch_size: int | None = None) -> str:
     """Process event `first_pk` and, with it, up to `batch_size - 1` other events waiting for their
     first attempt (oldest first): parsed one by one, threaded together per account by
@@ -144,60 +248,52 @@ def process_events(first_pk: int, *, batch_size: int | None = None) -> str:
             return first.state if first else "missing"
         if first.attempts:
             alone.append(first.pk)  # a retry: on its own, with its back-off
-            batch = []
         else:
-            batch = [first, *(
-                InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
-                .select_related("account__store")
-                .filter(state=InboundEvent.State.PENDING, attempts=0)
-                .exclude(pk=first_pk)
-                .order_by("received_at")[: batch_size - 1]
-            )]
-        parsed: list[tuple[InboundEvent, list]] = []
-        done: list[InboundEvent] = []
-        for event in batch:
-            try:
-                items = list(get_adapter(event.provider).parse(event))
-            except (ParseError, UnknownProvider) as exc:
-                event.state = InboundEvent.State.FAILED
-                event.error = f"{type(exc).__name__}: {exc}"
-                done.append(event)
-            except Exception:
-                alone.append(event.pk)
-            else:
-                if all(isinstance(item, NormalizedMessage) for item in items):
-                    parsed.append((event, items))
-                else:
-                    alone.append(event.pk)  # orders, customer records...: their own actions, one by one
-        if parsed:
-            try:
-                with transaction.atomic():
-                    _thread_batch(parsed)
-            except (OperationalError, InterfaceError) as exc:
-                raise TransientError(f"database unavailable: {exc}") from exc
-            except Exception:
-                logger.warning("batch of %d inbound events failed; processing them one by one", len(parsed),
-                               exc_info=True)
-                alone.extend(event.pk for event, _ in parsed)
-            else:
-                done.extend(event for event, _ in parsed)
-        now = timezone.now()
-        for event in done:
-            event.attempts += 1
-            event.processed_at = now
-            if event.state != InboundEvent.State.FAILED:
-                _note_account_activity(event.account_id, event.received_at)
-        update_rows(done, ["state", "attempts", "error", "processed_at", "result"])
-    state = first.state
-    for pk in sorted(alone):
-        if pk == first_pk:
-            state = process_event(pk)  # a transient fault raises here, for this task to retry
-            continue
+            alone.extend(_process_batch([first, *_waiting(batch_size - 1, exclude=first_pk)]))
+    state = _process_alone(alone, first_pk)
+    return state if state is not None else first.state
+
+
+def _process_batch(batch: list[InboundEvent]) -> list[int]:
+    """Parse and thread a batch of locked events inside the caller's transaction; returns the
+    events to process one by one after the commit."""
+    alone: list[int] = []
+    parsed: list[tuple[InboundEvent, list]] = []
+    done: list[InboundEvent] = []
+    for event in batch:
         try:
-            process_event(pk)
-        except TransientError:
-            pass  # recorded on the event (an attempt made): its own task or the sweeper retries it
-    return state
+            items = list(get_adapter(event.provider).parse(event))
+        except (ParseError, UnknownProvider) as exc:
+            event.state = InboundEvent.State.FAILED
+            event.error = f"{type(exc).__name__}: {exc}"
+            done.append(event)
+        except Exception:
+            alone.append(event.pk)
+        else:
+            if all(isinstance(item, NormalizedMessage) for item in items):
+                parsed.append((event, items))
+            else:
+                alone.append(event.pk)  # orders, customer records...: their own actions, one by one
+    if parsed:
+        try:
+            with transaction.atomic():
+                _thread_batch(parsed)
+        except (OperationalError, InterfaceError) as exc:
+            raise TransientError(f"database unavailable: {exc}") from exc
+        except Exception:
+            logger.warning("batch of %d inbound events failed; processing them one by one", len(parsed),
+                           exc_info=True)
+            alone.extend(event.pk for event, _ in parsed)
+        else:
+            done.extend(event for event, _ in parsed)
+    now = timezone.now()
+    for event in done:
+        event.attempts += 1
+        event.processed_at = now
+        if event.state != InboundEvent.State.FAILED:
+            _note_account_activity(event.account_id, event.received_at)
+    update_rows(done, ["state", "attempts", "error", "processed_at", "result"])
+    return alone
 
 
 def _thread_batch(parsed: list[tuple[InboundEvent, list]]) -> None:

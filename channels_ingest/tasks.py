@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from channels_ingest import actions
 from channels_ingest.base import TransientError
@@ -20,7 +21,12 @@ from channels_ingest.base import TransientError
     ignore_result=True,
 )
 def process_event_task(event_pk: int) -> str:
-    return actions.process_events(event_pk)
+    """Process the event (0: none in particular), then whatever else waits: webhooks send a task
+    only when none is already on its way (`actions.enqueue_processing`)."""
+    state = actions.process_events(event_pk) if event_pk else "drained"
+    if settings.HELPDESK_INGEST_BATCH_SIZE > 1:
+        actions.drain_waiting_events()
+    return state
 
 
 @shared_task(name="ingest.requeue_pending", ignore_result=True)

@@ -239,3 +239,29 @@ def test_update_rows_writes_each_objects_own_values(account):
     assert (stored["u1"].state, stored["u1"].error, stored["u1"].processed_at) == ("failed", "boom ' \" \\", None)
     assert (stored["u2"].state, stored["u2"].attempts) == ("pending", 7)
     assert update_rows([], ["state"]) == 0
+
+
+@pytest.mark.django_db
+def test_webhooks_in_a_burst_send_one_task_and_it_drains_them_all(account, django_capture_on_commit_callbacks):
+    from channels_ingest.actions import drain_waiting_events, record_event
+    from tests.workers import isolated_queues, queued_task_calls
+
+    def receive(event_id: str) -> None:
+        body = json.dumps({"id": event_id, "type": "message.created", "message": {
+            "id": f"m-{event_id}", "thread_id": "t-burst", "customer": {"id": "buyer-1"}, "text": event_id}}).encode()
+        with django_capture_on_commit_callbacks(execute=True):
+            record_event(provider="generic", account=account, event_id=event_id, body=body)
+
+    with isolated_queues(["ingest"]) as queues:
+        for n in range(5):
+            receive(f"burst-{n}")
+        assert [name for name, _ in queued_task_calls(queues["ingest"])] == ["ingest.process_event"]
+
+        assert drain_waiting_events() == 5  # what that task does once a worker takes it
+        assert Message.objects.filter(ticket__external_thread_id="t-burst").count() == 5
+        # The drain began: the next webhook cannot count on it, and sends a task of its own.
+        receive("after")
+        assert len(queued_task_calls(queues["ingest"])) == 2
+    assert dict(InboundEvent.objects.values_list("event_id", "state")) == {
+        **{f"burst-{n}": "processed" for n in range(5)}, "after": "pending",
+    }
