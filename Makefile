@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install test-tools services lint messages clean bench-ingest
+.PHONY: run test install test-tools services lint messages clean bench-ingest bench-routing bench-sla bench-orders bench-metrics
 
 run: install ## Serve the product with demo data (real PostgreSQL and Redis, embedded)
 	$(BIN)/python -m helpdesk.devstack run
@@ -31,9 +31,24 @@ TEST_TOOLS := chromium:chromium dovecot:dovecot-imapd xgettext:gettext
 test-tools:
 	@missing=""; for pair in $(TEST_TOOLS); do 		tool=$${pair%%:*}; package=$${pair#*:}; 		command -v $$tool >/dev/null 2>&1 || [ -x /usr/sbin/$$tool ] || missing="$$missing $$package"; 	done; 	if [ -z "$$missing" ]; then :; 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then 		echo "Installing Debian packages for the tests:$$missing"; 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; 	else 		echo "Missing Debian packages:$$missing; the tests that need them will be skipped (CI requires them)."; 		echo "Install them with: sudo apt-get install$$missing"; 	fi
 
+bench-sla: install ## SLA sweep cost: 1 M open tickets, 1 k / 10 k / 100 k due, 100 k vs 1 M open (OPEN=1000000 SMALL_OPEN=100000 DUE=1000,10000,100000)
+	$(BIN)/python -m tickets.sla.benchmark --open $(OPEN) --small-open $(SMALL_OPEN) --due $(DUE)
+bench-sla: OPEN ?= 1000000
+bench-sla: SMALL_OPEN ?= 100000
+bench-sla: DUE ?= 1000,10000,100000
+
+bench-metrics: install ## Dashboards: load TICKETS=1000000 tickets and ANSWERS=10000000 answers, p50/p95 per route
+	$(BIN)/python -m metrics.benchmark --tickets $(or $(TICKETS),1000000) --answers $(or $(ANSWERS),10000000)
+
 bench-ingest: install ## Ingest benchmark: accepted/s, latency, threaded/s (EVENTS=5000)
 	$(BIN)/python -m channels_ingest.benchmark --events $(or $(EVENTS),5000)
 	$(BIN)/python -m channels_ingest.benchmark --events $(or $(EVENTS),5000) --separate
+
+bench-routing: install ## What automation rules and round-robin add to threading (MESSAGES=2000 RULES=50 AGENTS=10)
+	$(BIN)/python -m tickets.routing.benchmark --messages $(or $(MESSAGES),2000) --rules $(or $(RULES),50) --agents $(or $(AGENTS),10)
+
+bench-orders: install ## Order look-ups of the ticket page and threading at scale (ORDERS=1000000)
+	$(BIN)/python -m tickets.order_benchmark --orders $(or $(ORDERS),1000000)
 
 lint: install
 	$(BIN)/ruff check .

@@ -111,10 +111,10 @@ def process_event(event_pk: int) -> str:
         else:
             # Processed when a message was stored (or had been: a replay); ignored when everything
             # was skipped (an auto-reply with no ticket, our own mail) or there was nothing at all.
-            stored = any("message_id" in result for result in results)
+            stored = any(key in result for result in results for key in STORED_KEYS)
             event.state = InboundEvent.State.PROCESSED if stored else InboundEvent.State.IGNORED
             event.error = ""
-            event.result = {"messages": results} if results else {"reason": "nothing to thread"}
+            event.result = _result_summary(results)
             _note_account_activity(event.account_id, event.received_at)
         event.save(update_fields=["state", "attempts", "error", "processed_at", "result"])
     if transient is not None:
@@ -334,15 +334,96 @@ def _note_account_activity(account_id: int, received_at) -> None:
     ).update(last_event_at=received_at)
 
 
+# What an item's outcome names when something was stored (or had been: a replay).
+STORED_KEYS = ("message_id", "order_id", "customer_id", "privacy_request_id")
+
+
+def _result_summary(results: list[dict]) -> dict:
+    if not results:
+        return {"reason": "nothing to thread"}
+    messages = [result for result in results if "kind" not in result]
+    records = [result for result in results if "kind" in result]
+    summary: dict = {"messages": messages} if messages else {}
+    if records:
+        summary["records"] = records
+    skipped = [result["reason"] for result in records if result["kind"] == "skipped"]
+    if skipped and not messages and len(skipped) == len(records):
+        summary["reason"] = "; ".join(skipped)
+    return summary
+
+
 def _thread_messages(event: InboundEvent, messages) -> list[dict]:
+    """Hand each normalised item to the business action that stores it: messages are threaded,
+    orders upserted, customer records and privacy requests acted on."""
+    from channels_ingest.base import CustomerProfile, NormalizedOrder, PrivacyRequest, Skipped
     from tickets.ingest import ingest_message
 
     results = []
     for normalized in messages:
-        outcome = ingest_message(account=event.account, normalized=normalized, event=event)
-        if outcome is not None:
-            results.append(outcome.as_dict())
+        if isinstance(normalized, NormalizedOrder):
+            from tickets.orders import upsert_order
+
+            outcome = upsert_order(account=event.account, normalized=normalized, event=event)
+            results.append({"kind": "order", **outcome.as_dict()})
+            if outcome.created and not normalized.is_complete:
+                # A refund or shipment came before its order: fetch the order from the shop.
+                from channels_ingest.shop_tasks import schedule_backfill
+
+                schedule_backfill(event.account, normalized.external_id)
+        elif isinstance(normalized, CustomerProfile):
+            from tickets.orders import record_customer
+
+            customer = record_customer(account=event.account, handle=normalized.customer)
+            if customer is not None:
+                results.append({"kind": "customer", "customer_id": customer.pk})
+            else:
+                results.append({"kind": "skipped", "reason": "customer record without email or id"})
+        elif isinstance(normalized, PrivacyRequest):
+            from tickets.privacy import handle_privacy_request
+
+            request = handle_privacy_request(account=event.account, request=normalized)
+            results.append({"kind": "privacy", "privacy_request_id": request.pk})
+        elif isinstance(normalized, Skipped):
+            results.append({"kind": "skipped", "reason": normalized.reason})
+        elif isinstance(normalized, MESSAGING_SIGNALS):
+            # Receipts, reactions, unsent messages, echoes and opt-outs of messaging channels:
+            # recorded on the messages they concern, never a new customer message.
+            results.append(_record_messaging_signal(event.account, normalized))
+        else:
+            outcome = ingest_message(account=event.account, normalized=normalized, event=event)
+            if outcome is not None:
+                results.append(outcome.as_dict())
     return results
+
+
+def _messaging_signal_types() -> tuple[type, ...]:
+    from channels_ingest.base import (
+        DeliveryStatus,
+        MessageReaction,
+        MessageUnsent,
+        OptOut,
+        OutboundEcho,
+    )
+
+    return (DeliveryStatus, MessageReaction, MessageUnsent, OptOut, OutboundEcho)
+
+
+MESSAGING_SIGNALS = _messaging_signal_types()
+
+
+def _record_messaging_signal(account, item) -> dict:
+    from channels_ingest.base import DeliveryStatus, MessageReaction, MessageUnsent, OptOut
+    from tickets import delivery
+
+    if isinstance(item, DeliveryStatus):
+        return delivery.record_delivery_status(account=account, status=item)
+    if isinstance(item, MessageReaction):
+        return delivery.record_reaction(account=account, reaction=item)
+    if isinstance(item, MessageUnsent):
+        return delivery.record_unsent(account=account, unsent=item)
+    if isinstance(item, OptOut):
+        return delivery.record_opt_out(account=account, opt_out=item)
+    return delivery.record_echo(account=account, echo=item)
 
 
 def requeue_pending_events(*, older_than: timedelta | None = None, limit: int = 1000) -> int:

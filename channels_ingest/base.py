@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -113,6 +114,160 @@ class NormalizedMessage:
 
 
 @dataclass
+class NormalizedOrderLine:
+    external_id: str
+    title: str
+    quantity: int = 1
+    sku: str = ""
+    unit_price: Decimal = Decimal("0")
+    total: Decimal = Decimal("0")
+
+
+@dataclass
+class NormalizedShipment:
+    """A shipment (Shopify fulfillment); merged into the order by `external_id`."""
+
+    external_id: str
+    carrier: str = ""
+    tracking_number: str = ""
+    tracking_url: str = ""
+    status: str = "pending"  # a tickets.models.Shipment.Status value
+    shipped_at: datetime | None = None
+
+
+@dataclass
+class NormalizedRefund:
+    """Money given back; merged into the order by `external_id`. `lines` are
+    {"line_external_id", "quantity", "amount"} mappings."""
+
+    external_id: str
+    amount: Decimal
+    currency: str = ""
+    reason: str = ""
+    created_at: datetime | None = None
+    lines: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class NormalizedOrder:
+    """An order from a shop or marketplace, whatever the provider; `tickets.orders.upsert_order`
+    stores it. Money is Decimal and ids are text: nothing passes through a float.
+
+    A full order (webhook order body, API look-up) sets `is_complete`; a partial one (a
+    fulfillment or a refund on its own) only adds its shipments and refunds to the order. Fields
+    left None are not changed. `updated_at` is the provider's modification time: a delivery older
+    than what is stored never overwrites the order's state.
+    """
+
+    marketplace: str
+    external_id: str
+    number: str = ""
+    is_complete: bool = True
+    customer: CustomerHandle | None = None
+    status: str | None = None  # a tickets.models.Order.Status value
+    payment_status: str = ""
+    currency: str = ""
+    subtotal: Decimal | None = None
+    shipping_total: Decimal | None = None
+    tax_total: Decimal | None = None
+    total: Decimal | None = None
+    placed_at: datetime | None = None
+    updated_at: datetime | None = None
+    billing_address: dict[str, Any] | None = None
+    shipping_address: dict[str, Any] | None = None
+    lines: list[NormalizedOrderLine] | None = None
+    shipments: list[NormalizedShipment] = field(default_factory=list)
+    refunds: list[NormalizedRefund] = field(default_factory=list)
+
+
+@dataclass
+class CustomerProfile:
+    """A customer record created or updated on a shop (no message, no order)."""
+
+    customer: CustomerHandle
+
+
+@dataclass
+class PrivacyRequest:
+    """A data-protection request forwarded by a platform (Shopify's mandatory privacy webhooks).
+
+    kind: "data_request" (export the customer's data), "customer_redact" (erase it) or
+    "shop_redact" (erase everything of the shop)."""
+
+    kind: str
+    customer_external_id: str = ""
+    email: str = ""
+    phone: str = ""
+    order_external_ids: list[str] = field(default_factory=list)
+    request_id: str = ""
+
+
+@dataclass
+class Skipped:
+    """A well-formed event that carries nothing to store, and why (a webhook ping, an order note)."""
+
+    reason: str
+
+
+@dataclass
+class DeliveryStatus:
+    """What the provider tells us about a message we sent: `state` is a Message.DeliveryState value
+    (sent, delivered, read, failed). The message is found by the provider's id (`external_id`); a
+    receipt that only says "everything up to this time" (Messenger's read and delivery watermarks)
+    names the customer in `recipient` and the time in `watermark` instead."""
+
+    state: str
+    external_id: str = ""
+    reason: str = ""
+    error_code: str = ""
+    at: datetime | None = None
+    recipient: CustomerHandle | None = None
+    watermark: datetime | None = None
+
+
+@dataclass
+class MessageReaction:
+    """The customer reacted to a message (an emoji on it), or took the reaction back (`removed`).
+    Recorded on that message, never a new message."""
+
+    target_external_id: str
+    emoji: str = ""
+    removed: bool = False
+    customer: CustomerHandle | None = None
+    at: datetime | None = None
+
+
+@dataclass
+class MessageUnsent:
+    """The customer deleted ("unsent") a message they had sent."""
+
+    external_id: str
+    at: datetime | None = None
+
+
+@dataclass
+class OutboundEcho:
+    """A copy of a message the business account itself sent (Meta's echoes): ours when we sent it
+    from the helpdesk; otherwise sent from the provider's own app, and recorded as a reply."""
+
+    external_id: str
+    recipient: CustomerHandle
+    text: str = ""
+    sent_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptOut:
+    """The customer asked to receive no more messages on this channel (SMS STOP), or asked again
+    to receive them (START, `opted_out` False)."""
+
+    customer: CustomerHandle
+    opted_out: bool = True
+    reason: str = ""
+
+
+@dataclass
 class SendResult:
     """What the provider answered to a reply we sent."""
 
@@ -149,7 +304,8 @@ class Adapter:
         return "sha256:" + hashlib.sha256(request.body).hexdigest()
 
     def parse(self, event: InboundEvent) -> list[NormalizedMessage]:
-        """Turn a stored raw event into normalised messages. Raise ParseError when the event cannot
+        """Turn a stored raw event into normalised messages (shop adapters may also return
+        NormalizedOrder, CustomerProfile, PrivacyRequest and Skipped items). Raise ParseError when the event cannot
         be understood, TransientError when trying again may help. An empty list means the event
         carries nothing to thread (a receipt, an unsupported type): it is marked ignored."""
         raise NotImplementedError

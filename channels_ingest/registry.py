@@ -15,6 +15,18 @@ from channels_ingest.base import Adapter
 ADAPTERS: dict[str, str] = {
     # Any other marketplace or shop, through a documented signed JSON webhook
     "generic": "channels_ingest.adapters.generic.adapter.GenericAdapter",
+    # Shops
+    "shopify": "channels_ingest.adapters.shopify.adapter.ShopifyAdapter",
+    "woocommerce": "channels_ingest.adapters.woocommerce.adapter.WooCommerceAdapter",
+    # Marketplaces: SP-API notifications from the seller's SQS queue (buyer messages come by email)
+    "amazon": "channels_ingest.adapters.amazon_sp.adapter.AmazonSpAdapter",
+    # Marketplaces
+    "ebay": "channels_ingest.adapters.ebay.adapter.EbayAdapter",
+    # Messaging
+    "messenger": "channels_ingest.adapters.messenger.adapter.MessengerAdapter",
+    "instagram": "channels_ingest.adapters.instagram.adapter.InstagramAdapter",
+    "whatsapp": "channels_ingest.adapters.whatsapp.adapter.WhatsAppAdapter",
+    "twilio": "channels_ingest.adapters.twilio.adapter.TwilioSmsAdapter",
     # Email
     "imap": "channels_ingest.adapters.imap.adapter.ImapAdapter",
     "mime": "channels_ingest.adapters.mime.adapter.RawMimeAdapter",

@@ -36,5 +36,7 @@ def requeue_pending_task() -> int:
 
 # Tasks defined next to their code; imported here so that Celery's autodiscovery (which reads
 # `<app>.tasks`) registers them in every worker.
-from channels_ingest import outbound_tasks  # noqa: E402,F401
+from channels_ingest import outbound_tasks, shop_tasks  # noqa: E402,F401
+from channels_ingest.adapters.amazon_sp import tasks as amazon_sp_tasks  # noqa: E402,F401
+from channels_ingest.adapters.ebay import tasks as ebay_tasks  # noqa: E402,F401
 from channels_ingest.adapters.imap import tasks as imap_tasks  # noqa: E402,F401

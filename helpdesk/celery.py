@@ -52,3 +52,5 @@ def _check_database_connections(sender=None, **kwargs: object) -> None:
 
 
 app.autodiscover_tasks()
+# Task modules that are not an app's own tasks.py.
+app.autodiscover_tasks(["tickets.sla", "tickets.routing"])

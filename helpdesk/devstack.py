@@ -467,6 +467,10 @@ def command_test(pytest_args: list[str]) -> int:
         os.environ.setdefault("DJANGO_MEDIA_ROOT", str(data_dir() / "test-media"))
         os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
         os.environ.setdefault("DJANGO_STATIC_ROOT", str(data_dir() / "test-static"))
+        # Live events of this run stay in this run: test runs side by side share the Redis server.
+        os.environ.setdefault(
+            "CHANNEL_LAYER_PREFIX", f"{os.environ.get('DATABASE_TEST_NAME', 'test_helpdesk')}-{secrets.token_hex(4)}"
+        )
         ensure_database(os.environ["DATABASE_URL"])
         compile_translations()
         # Production settings serve hashed static files from a manifest, so build it as a deploy would.

@@ -154,6 +154,8 @@ CELERY_TASK_ROUTES = {
     "outbound.*": {"queue": "outbound"},
     "sla.*": {"queue": "sla"},
     "metrics.*": {"queue": "metrics"},
+    # Surveys go out to customers like replies do.
+    "surveys.*": {"queue": "outbound"},
 }
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
@@ -166,6 +168,33 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": float(envint("HELPDESK_IMAP_POLL_SECONDS", 60)),
     },
     "outbound-requeue-stuck": {"task": "outbound.requeue_stuck", "schedule": 60.0},
+    # Shops: fetch orders changed since the last pass, catching webhooks that never came.
+    "ingest-reconcile-shops": {
+        "task": "ingest.reconcile_shops",
+        "schedule": float(envint("HELPDESK_SHOP_RECONCILE_SECONDS", 900)),
+    },
+    # eBay: member messages pulled from the Trading API, orders from the Fulfillment API.
+    "ingest-poll-ebay-messages": {
+        "task": "ingest.poll_ebay_messages",
+        "schedule": float(envint("HELPDESK_EBAY_POLL_SECONDS", 120)),
+    },
+    "ingest-sync-ebay-orders": {
+        "task": "ingest.sync_ebay_orders",
+        "schedule": float(envint("HELPDESK_EBAY_ORDER_SYNC_SECONDS", 900)),
+    },
+    # Amazon: SP-API ORDER_CHANGE notifications from each seller's SQS queue (long polling).
+    "ingest-poll-amazon-sqs": {
+        "task": "ingest.poll_amazon_sqs",
+        "schedule": float(envint("HELPDESK_AMAZON_SQS_POLL_SECONDS", 60)),
+    },
+    # Dashboards: recompute today's, yesterday's and newly touched days' rollups (metrics.rollup).
+    "metrics-refresh-recent": {"task": "metrics.refresh_recent", "schedule": 60.0},
+    "surveys-dispatch-due": {"task": "surveys.dispatch_due", "schedule": 60.0},
+    # SLA warnings and breaches: reads only the tickets whose next check has come (tickets.sla.sweep).
+    "sla-sweep": {"task": "sla.sweep", "schedule": float(envint("HELPDESK_SLA_SWEEP_SECONDS", 60))},
+    # Routing: hand out tickets waiting in auto-assigning teams; close long-solved tickets.
+    "routing-assign-waiting": {"task": "routing.assign_waiting", "schedule": 60.0},
+    "routing-auto-close-solved": {"task": "routing.auto_close_solved", "schedule": 3600.0},
     "helpdesk-heartbeat": {
         "task": "helpdesk.record_heartbeat",
         # Beat -> broker -> worker liveness; /healthz does not depend on it.
@@ -173,6 +202,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = envstr("CELERY_BEAT_SCHEDULE_FILENAME", "celerybeat-schedule")
+# SLA engine: tickets locked and processed per sweep transaction, and how often each process
+# checks whether the SLA policies or calendars changed (see tickets/sla/cache.py).
+SLA_SWEEP_BATCH_SIZE = envint("HELPDESK_SLA_SWEEP_BATCH_SIZE", 1000)
+SLA_CONFIG_CHECK_SECONDS = envint("HELPDESK_SLA_CONFIG_CHECK_SECONDS", 5)
 # Replies still queued this long after saving are dispatched again (the broker was down, a task was lost).
 HELPDESK_OUTBOUND_REQUEUE_AFTER_SECONDS = envint("HELPDESK_OUTBOUND_REQUEUE_AFTER_SECONDS", 120)
 
@@ -297,6 +330,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = HELPDESK_WEBHOOK_MAX_BYTES
 HELPDESK_WEBHOOK_SHARED_THREADS = envbool("HELPDESK_WEBHOOK_SHARED_THREADS", True)
 # Events still waiting this long are queued again by the beat sweeper.
 HELPDESK_INGEST_REQUEUE_AFTER_SECONDS = envint("HELPDESK_INGEST_REQUEUE_AFTER_SECONDS", 120)
+# Amazon SQS long polling: seconds one ReceiveMessage waits for notifications (at most 20).
+HELPDESK_AMAZON_SQS_WAIT_SECONDS = min(envint("HELPDESK_AMAZON_SQS_WAIT_SECONDS", 10), 20)
 # A worker processing one event takes up to this many other waiting events with it and threads
 # them together (set-based queries, one transaction); 1 processes every event on its own.
 HELPDESK_INGEST_BATCH_SIZE = envint("HELPDESK_INGEST_BATCH_SIZE", 100)

@@ -19,7 +19,13 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("tickets/", include("tickets.urls")),
+    path("routing/", include("tickets.routing.urls")),
     path("hooks/", include("channels_ingest.urls")),
+    path("shopify/", include("channels_ingest.adapters.shopify.urls")),
+    path("metrics/", include("metrics.urls")),
+    path("notifications/", include("tickets.sla.urls")),
+    # Public: the customers' survey answer page, reached by a signed link.
+    path("s/", include("surveys.urls")),
     path("", RedirectView.as_view(pattern_name="tickets:inbox", permanent=False), name="home"),
 ]
 

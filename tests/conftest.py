@@ -64,3 +64,21 @@ def _fresh_account_cache() -> None:
 
     views._accounts.clear()
     actions._last_activity_written.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_routing_rules() -> None:
+    """Automation rules are compiled once per process; a rolled-back test's rules must not linger
+    into the next test."""
+    from tickets.routing.rules import forget_rules
+
+    forget_rules()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sla_configuration() -> None:
+    """SLA policies and calendars are cached per process; a rolled-back test's policies must not
+    linger into the next test."""
+    from tickets.sla.cache import clear_local
+
+    clear_local()

@@ -24,12 +24,17 @@ def test_schema_endpoint_serves_valid_openapi(anonymous):
         "/api/v1/customers/",
         "/api/v1/customers/{id}/",
         "/api/v1/customers/{id}/merge/",
+        "/api/v1/metrics/comments/",
+        "/api/v1/metrics/customers/{customer_id}/value/",
+        "/api/v1/metrics/rows/",
+        "/api/v1/metrics/summary/",
         "/api/v1/orders/",
         "/api/v1/orders/{id}/",
         "/api/v1/tickets/",
         "/api/v1/tickets/{id}/",
         "/api/v1/tickets/{id}/orders/",
         "/api/v1/tickets/{ticket_id}/messages/",
+        "/api/v1/tickets/{ticket_id}/orders/{order_id}/{action}/",
     ]
     assert sorted(schema["components"]["securitySchemes"]) == ["cookieAuth", "tokenAuth"]
     ticket_filters = {p["name"] for p in schema["paths"]["/api/v1/tickets/"]["get"]["parameters"]}

@@ -21,7 +21,7 @@ from helpdesk.bulk import update_rows
 from tests.factories import ChannelAccountFactory, CustomerFactory
 from tickets import actions
 from tickets.consumers import InboxConsumer
-from tickets.models import ChannelIdentity, Customer, Message, Ticket, TicketEvent
+from tickets.models import ChannelIdentity, Customer, Message, SLAPolicy, Ticket, TicketEvent
 
 
 @pytest.fixture
@@ -45,6 +45,11 @@ def scenario(account) -> list[InboundEvent]:
     """History first (processed one by one), then a burst of events covering every road."""
     # Earlier history: a customer known by email on another channel; a recently solved ticket;
     # a ticket solved long ago; a message that will be delivered again.
+    # Calendar hours keep the deadlines independent of when the test runs.
+    SLAPolicy.objects.create(
+        name="Marketplace", hours=SLAPolicy.Hours.CALENDAR, first_response_minutes=24 * 60,
+        next_response_minutes=12 * 60, resolution_minutes=72 * 60, warning_minutes=60,
+    )
     known = CustomerFactory(name="Known Buyer", email="known@example.com")
     ChannelIdentity.objects.create(customer=known, kind="email", value="known@example.com")
     for event_id, thread in (("h-recent", "t-recent"), ("h-old", "t-old")):
@@ -97,6 +102,13 @@ def snapshot(account) -> dict:
                 for message in ticket.messages.order_by("created_at", "pk")
             ),
             tuple(sorted(event.kind for event in ticket.events.all())),
+            # The SLA clocks, and the ticket's deadlines relative to its running clocks' start.
+            tuple(sorted(
+                (fact.kind, fact.completed_at is None, fact.due_at - fact.started_at if fact.due_at else None,
+                 fact.policy_id is not None)
+                for fact in ticket.response_facts.all()
+            )),
+            _deadlines(ticket),
         ))
     events = []
     for event in InboundEvent.objects.filter(account=account).order_by("event_id"):
@@ -113,6 +125,16 @@ def snapshot(account) -> dict:
         "messages": Message.objects.count(),
         "timeline": TicketEvent.objects.count(),
     }
+
+
+def _deadlines(ticket: Ticket) -> tuple | None:
+    starts = [fact.started_at for fact in ticket.response_facts.all() if fact.completed_at is None]
+    if not starts:
+        return None
+    return tuple(
+        getattr(ticket, field) - min(starts) if getattr(ticket, field) else None
+        for field in ("first_response_due_at", "next_response_due_at", "resolution_due_at", "sla_next_check_at")
+    )
 
 
 class _Undo(Exception):
@@ -142,6 +164,7 @@ def test_a_batch_threads_exactly_as_one_event_at_a_time(account, django_capture_
 
     one, batched = results["one by one"], results["batched"]
     assert batched == one
+    assert any(ticket[12] for ticket in one["tickets"]) and any(ticket[13] for ticket in one["tickets"])
     # And the outcome is the intended one, not merely the same.
     states = {event_id: state for event_id, state, *_ in one["events"]}
     assert states["e12"] == "failed"

@@ -300,8 +300,8 @@ def test_inbox_queries_do_not_grow_with_the_page(client, alice, django_assert_ma
         )
     client.force_login(alice)
 
-    # session, user, agent profile, the page of tickets: no query per row.
-    with django_assert_max_num_queries(5):
+    # session, user, agent profile, the page of tickets, the unread notifications count: no query per row.
+    with django_assert_max_num_queries(6):
         response = client.get(INBOX)
     assert len(ticket_ids(response)) == 30
 
@@ -431,7 +431,9 @@ def test_ticket_page_queries_do_not_grow_with_messages(
         MessageFactory(ticket=ticket_with_order)
     client.force_login(alice)
 
-    with django_assert_max_num_queries(12):
+    # 12 + the unread notifications count in the top bar + the order panel's refunds, the
+    # customer's other orders, and the order actions taken.
+    with django_assert_max_num_queries(16):
         response = client.get(reverse("tickets:detail", args=[ticket_with_order.pk]))
     assert response.content.decode().count('class="msg msg--inbound"') == 15
 

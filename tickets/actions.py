@@ -31,6 +31,7 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
+from tickets.sla.engine import update_clocks as update_sla_clocks
 
 
 def _touch(ticket: Ticket, when=None) -> None:
@@ -128,7 +129,8 @@ def add_message(
     - the first outbound reply sets `first_response_at`;
     - an internal note changes neither (a note is not a response);
     - an automatic reply (out-of-office, bounce) is recorded but changes neither: it is not the
-      customer speaking.
+      customer speaking; nor does our own automatic acknowledgement (outbound, `is_auto_reply`):
+      it is not a response.
     Outbound replies start as queued; the channel adapter moves them on.
     `ticket_is_locked`: the caller already holds the ticket's row lock in its transaction (or has
     just created it there), so it is not locked again.
@@ -172,7 +174,9 @@ def add_message(
         previous_status = ticket.status
         if direction == Message.Direction.INBOUND and not is_auto_reply:
             note_customer_message(ticket, now)
-        elif direction == Message.Direction.OUTBOUND:
+        elif direction == Message.Direction.OUTBOUND and not is_auto_reply:
+            # An automatic acknowledgement is sent, but it is nobody's answer: no response time,
+            # no status change.
             ticket.last_agent_message_at = now
             if ticket.first_response_at is None:
                 ticket.first_response_at = now
@@ -183,6 +187,7 @@ def add_message(
             "status", "solved_at", "last_customer_message_at", "last_agent_message_at", "first_response_at",
             "updated_at",
         ])
+        update_sla_clocks(ticket, at=now, message=message)
         TicketEvent.objects.bulk_create(
             message_events(ticket, message, previous_status=previous_status, actor=author_user)
         )
@@ -229,11 +234,22 @@ def change_status(
             ticket.closed_at = None
         _touch(ticket, now)
         ticket.save()
+        update_sla_clocks(ticket, at=now, agent=actor)
         TicketEvent.objects.create(
             ticket=ticket, kind=TicketEvent.Kind.STATUS_CHANGED, actor=actor, data={"from": previous, "to": status},
             created_at=now,
         )
         _announce(ticket)
+        solved_now = status == Ticket.Status.SOLVED or (
+            status == Ticket.Status.CLOSED and previous != Ticket.Status.SOLVED
+        )
+        if solved_now and created_at is None:
+            # The customer survey, once the solve is committed. Not for back-dated changes
+            # (imports, demo data): those customers were helped long ago.
+            # Imported here: surveys depends on tickets, not the other way round.
+            from surveys.actions import schedule_survey
+
+            transaction.on_commit(partial(schedule_survey, ticket), robust=True)
     return ticket
 
 
@@ -310,6 +326,7 @@ def set_priority(
         now = created_at or timezone.now()
         _touch(ticket, now)
         ticket.save()
+        update_sla_clocks(ticket, at=now)
         TicketEvent.objects.create(
             ticket=ticket, kind=TicketEvent.Kind.PRIORITY_CHANGED, actor=actor, data={"from": previous, "to": priority},
             created_at=now,
@@ -333,6 +350,7 @@ def set_tags(
         now = created_at or timezone.now()
         _touch(ticket, now)
         ticket.save(update_fields=["updated_at"])
+        update_sla_clocks(ticket, at=now)
         TicketEvent.objects.create(
             ticket=ticket, kind=TicketEvent.Kind.TAGGED, actor=actor, data={"from": before, "to": after},
             created_at=now,
@@ -455,6 +473,7 @@ def merge_tickets(*, source: Ticket, target: Ticket, actor: AbstractBaseUser | N
         source.closed_at = now
         _touch(source, now)
         source.save()
+        update_sla_clocks(source, at=now, agent=actor)  # closed: its clocks stop here
         TicketEvent.objects.create(
             ticket=target, kind=TicketEvent.Kind.MERGED, actor=actor, data={"merged_ticket": source.pk, "messages": moved}
         )

@@ -12,6 +12,7 @@ from tickets import actions
 from tickets.models import (
     AgentProfile,
     Attachment,
+    AutomationRule,
     CannedResponse,
     ChannelAccount,
     ChannelIdentity,
@@ -19,6 +20,8 @@ from tickets.models import (
     Message,
     Order,
     OrderLine,
+    PrivacyRequest,
+    Refund,
     Shipment,
     Store,
     Tag,
@@ -26,6 +29,7 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
+from tickets.routing.availability import set_availability
 
 
 @admin.register(Store)
@@ -72,7 +76,20 @@ class ChannelAccountAdmin(admin.ModelAdmin):
     form = ChannelAccountForm
     list_display = ["display_name", "store", "channel", "provider", "status", "last_event_at", "has_secrets"]
     list_filter = ["channel", "status", "store"]
-    readonly_fields = ["public_id", "created_at", "last_event_at", "last_sync_at", "last_error"]
+    readonly_fields = ["public_id", "created_at", "last_event_at", "last_sync_at", "last_error", "shop_install"]
+
+    @admin.display(description=_("Shopify app"))
+    def shop_install(self, account: ChannelAccount) -> str:
+        """The link that installs the Shopify app on this account's shop (OAuth)."""
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        if account.pk is None or account.provider != "shopify":
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("shopify:install", args=[account.public_id]),
+            _("Install or reconnect the app on the shop"),
+        )
 
     @admin.display(boolean=True, description=_("secrets stored"))
     def has_secrets(self, account: ChannelAccount) -> bool:
@@ -94,14 +111,68 @@ class CustomerAdmin(admin.ModelAdmin):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "store", "lead"]
+    list_display = ["name", "store", "lead", "auto_assign", "offline_policy"]
 
 
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
     list_display = ["user", "role", "language", "availability", "capacity"]
     list_filter = ["role", "availability"]
-    filter_horizontal = ["teams"]
+    filter_horizontal = ["teams", "stores"]
+    readonly_fields = ["availability_changed_at"]
+
+    def save_model(self, request, obj: AgentProfile, form, change: bool) -> None:
+        # Going offline here returns tickets to their teams as configured, like anywhere else.
+        if change and "availability" in form.changed_data:
+            new_availability = obj.availability
+            obj.availability = form.initial["availability"]
+            super().save_model(request, obj, form, change)
+            set_availability(agent=obj.user, availability=new_availability, actor=request.user)
+            obj.refresh_from_db()
+        else:
+            super().save_model(request, obj, form, change)
+
+
+class AutomationRuleForm(forms.ModelForm):
+    class Meta:
+        model = AutomationRule
+        fields = [
+            "name", "description", "is_active", "position", "stop_processing",
+            "on_ticket_created", "on_customer_replied",
+            "store", "channels", "marketplaces", "subject_contains", "text_contains", "languages", "tags",
+            "priorities", "business_hours", "calendar",
+            "set_team", "set_priority", "add_tags", "set_language", "assign", "send_acknowledgement",
+            "acknowledgement_text",
+        ]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        # The rule's validation needs the tags to add, which are only saved after the rule.
+        self.instance.pending_add_tags = list(cleaned.get("add_tags") or [])
+        return cleaned
+
+
+@admin.register(AutomationRule)
+class AutomationRuleAdmin(admin.ModelAdmin):
+    form = AutomationRuleForm
+    list_display = ["name", "position", "is_active", "store", "on_ticket_created", "on_customer_replied",
+                    "stop_processing"]
+    list_editable = ["position", "is_active"]
+    list_filter = ["is_active", "store", "on_ticket_created", "on_customer_replied"]
+    search_fields = ["name", "description"]
+    filter_horizontal = ["tags", "add_tags"]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "is_active", "position", "stop_processing"]}),
+        (_("When"), {"fields": ["on_ticket_created", "on_customer_replied"]}),
+        (_("If (every condition filled in must hold; empty ones match anything)"), {"fields": [
+            "store", "channels", "marketplaces", "subject_contains", "text_contains", "languages", "tags",
+            "priorities", "business_hours", "calendar",
+        ]}),
+        (_("Then"), {"fields": [
+            "set_team", "set_priority", "add_tags", "set_language", "assign", "send_acknowledgement",
+            "acknowledgement_text",
+        ]}),
+    ]
 
 
 @admin.register(Tag)
@@ -126,13 +197,31 @@ class ShipmentInline(admin.TabularInline):
     extra = 0
 
 
+class RefundInline(admin.TabularInline):
+    model = Refund
+    extra = 0
+
+
+@admin.register(PrivacyRequest)
+class PrivacyRequestAdmin(admin.ModelAdmin):
+    """Shopify's privacy requests: what was asked, what was done, and the export to send on."""
+
+    list_display = ["__str__", "kind", "account", "customer", "received_at", "completed_at"]
+    list_filter = ["kind"]
+    readonly_fields = ["account", "kind", "customer", "external_request_id", "export", "summary", "received_at",
+                       "completed_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = ["number", "store", "marketplace", "status", "total", "currency", "placed_at"]
     list_filter = ["marketplace", "status", "store"]
     search_fields = ["number", "external_id"]
     raw_id_fields = ["customer"]
-    inlines = [OrderLineInline, ShipmentInline]
+    inlines = [OrderLineInline, ShipmentInline, RefundInline]
 
 
 class MessageInline(admin.StackedInline):
@@ -183,3 +272,7 @@ class TicketEventAdmin(admin.ModelAdmin):
     list_display = ["ticket", "kind", "actor", "created_at"]
     list_filter = ["kind"]
     raw_id_fields = ["ticket"]
+
+
+# SLA policies, business calendars, response times and notifications.
+from tickets.sla import admin as sla_admin  # noqa: E402, F401

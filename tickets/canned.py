@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from tickets.models import CannedResponse, Ticket
@@ -18,6 +19,10 @@ PLACEHOLDERS = {
     "order_number": _("The number of the ticket's latest order"),
     "tracking_number": _("The tracking number of that order's latest shipment"),
     "tracking_link": _("The tracking link of that order's latest shipment"),
+    "order_status": _("That order's status"),
+    "order_items": _("That order's items with quantities, e.g. 2 × Mug, 1 × Plate"),
+    "order_total": _("That order's total with its currency"),
+    "order_date": _("The date that order was placed"),
     "store_name": _("The store's name"),
     "agent_first_name": _("Your first name"),
     "ticket_id": _("The ticket number"),
@@ -35,6 +40,10 @@ def placeholder_values(ticket: Ticket, agent=None) -> dict[str, str]:
         "order_number": order.number if order else "",
         "tracking_number": shipment.tracking_number if shipment else "",
         "tracking_link": shipment.tracking_url if shipment else "",
+        "order_status": str(order.get_status_display()) if order else "",
+        "order_items": ", ".join(f"{line.quantity} × {line.title}" for line in order.lines.all()) if order else "",
+        "order_total": f"{order.total} {order.currency}" if order else "",
+        "order_date": date_format(order.placed_at, "SHORT_DATE_FORMAT") if order else "",
         "store_name": ticket.store.name,
         "agent_first_name": (agent.first_name or agent.get_username()) if agent else "",
         "ticket_id": str(ticket.pk),

@@ -121,6 +121,28 @@ def publish(groups: list[str], payload: dict) -> concurrent.futures.Future:
     return _publisher.send(groups, payload)
 
 
+def publish_many_on_commit(messages: list[tuple[list[str], dict]]) -> None:
+    """Send several (groups, payload) messages after the commit, one after the other from one
+    task: a sweep that changes a thousand tickets must not open a thousand sends at once."""
+    if _suppressed.get() or not messages:
+        return
+
+    def send_all() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+
+        async def run() -> None:
+            for groups, payload in messages:
+                for group in groups:
+                    await layer.group_send(group, payload)
+
+        future = asyncio.run_coroutine_threadsafe(run(), _publisher._running_loop())
+        future.add_done_callback(_log_failure)
+
+    transaction.on_commit(send_all)
+
+
 def publish_on_commit(groups: list[str], payload: dict) -> None:
     if _suppressed.get():
         return

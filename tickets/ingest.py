@@ -44,6 +44,7 @@ from tickets.models import (
     Order,
     Ticket,
 )
+from tickets.routing import rules as routing_rules
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +117,27 @@ def ingest_message(
         _store_attachments(message, normalized)
         if order is not None:
             actions.link_order(ticket=ticket, order=order)
+        else:
+            # No order reference from the channel: link the customer's own orders whose number
+            # the message names ("where is my order #1001?").
+            from tickets.orders import orders_mentioned
+
+            text = f"{normalized.subject}\n{normalized.visible_text or normalized.body_text}"
+            for mentioned in orders_mentioned(customer=customer, store=account.store, text=text)[:5]:
+                actions.link_order(ticket=ticket, order=mentioned)
+        if order is None and normalized.order_reference:
+            # An Amazon order we do not know yet: fetched from the store's SP-API account and
+            # linked to this ticket after the commit.
+            from channels_ingest.adapters.amazon_sp.sync import fetch_unknown_order_later
+
+            fetch_unknown_order_later(store_id=account.store_id, normalized=normalized, ticket_id=ticket.pk)
         if normalized.marketplace and not ticket.marketplace:
             Ticket.objects.filter(pk=ticket.pk).update(marketplace=normalized.marketplace)
+            message.ticket.marketplace = normalized.marketplace
+        # Automation rules (team, priority, tags, acknowledgement) commit with the message; the
+        # round-robin assignment runs after the commit. No query when the store has no rules.
+        trigger = routing_rules.TICKET_CREATED if created else routing_rules.CUSTOMER_REPLIED
+        message.ticket = routing_rules.run_rules(message.ticket, trigger, message=message).ticket
         _announce_after_commit(message)
         return IngestOutcome(ticket_id=ticket.pk, message_id=message.pk, created_ticket=created)
 
@@ -223,9 +243,11 @@ def _fill_missing(customer: Customer, handle: CustomerHandle, language: str) -> 
 def find_order(*, account: ChannelAccount, reference: str) -> Order | None:
     if not reference:
         return None
+    # Shopify numbers read "#1001" and customers write "1001" (or the other way round).
+    numbers = {reference, "#" + reference.lstrip("#"), reference.lstrip("#")}
     return (
         Order.objects.filter(store=account.store)
-        .filter(Q(number=reference) | Q(external_id=reference))
+        .filter(Q(number__in=numbers) | Q(external_id=reference))
         .order_by("-placed_at")
         .first()
     )

@@ -45,6 +45,8 @@ from tickets.ingest import (
     lock_key,
 )
 from tickets.models import ChannelAccount, ChannelIdentity, Customer, Message, Ticket, TicketEvent
+from tickets.routing import rules as routing_rules
+from tickets.sla.engine import update_clocks_for_messages
 
 
 @dataclass
@@ -286,10 +288,15 @@ def _thread_simple(account, items: list[Inbound], customers, tickets: dict[str, 
     touched = {id(message.ticket): message.ticket for message in messages}.values()
     update_rows(list(touched), ["status", "solved_at", "last_customer_message_at", "updated_at", "marketplace"])
 
+    # What `add_message` does after storing each message: the SLA clocks, for the whole batch.
+    update_clocks_for_messages([(message.ticket, message) for message in messages])
     by_ticket = iter(messages)
     for item, ticket in zip(items, ticket_of, strict=True):
         message = next(by_ticket)
         created = getattr(ticket, "_created_here", False) and ticket.pk is not None and _first_of(ticket, message)
+        # Then what `ingest_message` does, in arrival order: the automation rules.
+        trigger = routing_rules.TICKET_CREATED if created else routing_rules.CUSTOMER_REPLIED
+        message.ticket = routing_rules.run_rules(message.ticket, trigger, message=message).ticket
         item.outcome = IngestOutcome(ticket_id=ticket.pk, message_id=message.pk, created_ticket=created)
         _announce_after_commit(message)
 

@@ -11,6 +11,7 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from helpdesk.crypto import decrypt_json, encrypt_json
 from tickets.html import sanitize_html
+from tickets.routing.fields import ChoiceArrayField
 
 
 class Channel(models.TextChoices):
@@ -55,6 +57,10 @@ class Store(models.Model):
     country = models.CharField(_("country"), max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2"))
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     website = models.URLField(_("website"), blank=True)
+    auto_close_solved_after_days = models.PositiveSmallIntegerField(
+        _("close solved tickets after (days)"), default=0,
+        help_text=_("Solved tickets of this store are closed automatically after this many days; 0 never closes them."),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
@@ -132,6 +138,19 @@ class Team(models.Model):
         related_name="led_teams", verbose_name=_("team lead"),
     )
 
+    # Routing (tickets.routing.assignment)
+    class OfflinePolicy(models.TextChoices):
+        KEEP = "keep", _("Keep their tickets")
+        RETURN = "return", _("Return their open tickets to the team queue")
+
+    auto_assign = models.BooleanField(
+        _("assign automatically"), default=False,
+        help_text=_("New tickets of this team go to its online agents in turn, within each agent's capacity."),
+    )
+    offline_policy = models.CharField(
+        _("when an agent goes offline"), max_length=10, choices=OfflinePolicy.choices, default=OfflinePolicy.KEEP,
+    )
+
     class Meta:
         ordering = ["name"]
         verbose_name = _("team")
@@ -162,7 +181,25 @@ class AgentProfile(models.Model):
     availability = models.CharField(
         _("availability"), max_length=10, choices=Availability.choices, default=Availability.OFFLINE
     )
-    capacity = models.PositiveIntegerField(_("open ticket capacity"), default=25)
+    capacity = models.PositiveIntegerField(
+        _("open ticket capacity"), default=25,
+        help_text=_("Most open tickets automatic assignment gives this agent; 0 means no limit."),
+    )
+    # Routing skills: what the agent is given by automatic assignment. Empty means "all".
+    stores = models.ManyToManyField(
+        Store, blank=True, related_name="agents", verbose_name=_("stores served"),
+        help_text=_("Leave empty to serve every store."),
+    )
+    channels = ChoiceArrayField(
+        models.CharField(max_length=20, choices=Channel.choices), default=list, blank=True,
+        verbose_name=_("channels served"), help_text=_("Leave all unticked to serve every channel."),
+    )
+    languages = ArrayField(
+        models.CharField(max_length=8), default=list, blank=True, verbose_name=_("languages spoken"),
+        help_text=_("Language codes of the customers this agent answers, comma-separated (e.g. es,en,de). "
+                    "Leave empty for every language."),
+    )
+    availability_changed_at = models.DateTimeField(_("availability changed"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("agent profile")
@@ -238,6 +275,10 @@ class ChannelIdentity(models.Model):
         verbose_name=_("channel account"),
     )
     display_name = models.CharField(_("display name"), max_length=200, blank=True)
+    opted_out_at = models.DateTimeField(
+        _("opted out"), null=True, blank=True,
+        help_text=_("When the customer asked for no more text messages (SMS STOP); replies are blocked until START."),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
@@ -303,6 +344,22 @@ class Order(models.Model):
     placed_at = models.DateTimeField(_("placed"), default=timezone.now)
     billing_address = models.JSONField(_("billing address"), default=dict, blank=True)
     shipping_address = models.JSONField(_("shipping address"), default=dict, blank=True)
+    payment_status = models.CharField(
+        _("payment status"), max_length=30, blank=True, help_text=_("As the shop reports it: paid, pending, refunded...")
+    )
+    provider_updated_at = models.DateTimeField(
+        _("changed at the shop"), null=True, blank=True,
+        help_text=_("The shop's own modification time; an older delivery never overwrites a newer state."),
+    )
+    marketplace_site = models.CharField(
+        _("marketplace site"), max_length=40, blank=True,
+        help_text=_("Where a marketplace order was placed, e.g. amazon.es."),
+    )
+    cancellation_requested_at = models.DateTimeField(
+        _("cancellation requested"), null=True, blank=True,
+        help_text=_("When the buyer asked the marketplace to cancel the order."),
+    )
+    cancellation_reason = models.CharField(_("cancellation reason"), max_length=500, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -315,6 +372,8 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["number"], name="order_number"),
             models.Index(fields=["customer", "-placed_at"], name="order_customer_placed"),
+            # An order reference in a message may be the shop's id, whatever the marketplace.
+            models.Index(fields=["store", "external_id"], name="order_store_external"),
         ]
 
     def __str__(self) -> str:
@@ -364,6 +423,65 @@ class Shipment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.carrier} {self.tracking_number}".strip()
+
+
+class Refund(models.Model):
+    """Money given back on an order, as the shop recorded it. `lines` lists the refunded order
+    lines: {"line_external_id", "quantity", "amount"}."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refunds", verbose_name=_("order"))
+    external_id = models.CharField(_("external id"), max_length=100, blank=True)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    lines = models.JSONField(_("refunded lines"), default=list, blank=True)
+    created_at = models.DateTimeField(_("refunded"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "external_id"], condition=~Q(external_id=""), name="refund_unique_external"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}".strip()
+
+
+class PrivacyRequest(models.Model):
+    """A data-protection request a platform forwarded (Shopify's customers/data_request,
+    customers/redact, shop/redact), kept for the administrators with what was done about it."""
+
+    class Kind(models.TextChoices):
+        DATA_REQUEST = "data_request", _("Customer data request")
+        CUSTOMER_REDACT = "customer_redact", _("Customer erasure")
+        SHOP_REDACT = "shop_redact", _("Shop erasure")
+
+    account = models.ForeignKey(
+        ChannelAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="privacy_requests",
+        verbose_name=_("channel account"),
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="privacy_requests",
+        verbose_name=_("customer"),
+    )
+    external_request_id = models.CharField(_("request id"), max_length=100, blank=True)
+    export = models.JSONField(_("data export"), default=dict, blank=True)
+    summary = models.TextField(_("what was done"), blank=True)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        verbose_name = _("privacy request")
+        verbose_name_plural = _("privacy requests")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
 
 
 class TicketQuerySet(models.QuerySet):
@@ -620,11 +738,14 @@ class TicketEvent(models.Model):
         PRIORITY_CHANGED = "priority_changed", _("Priority changed")
         TAGGED = "tagged", _("Tags changed")
         ORDER_LINKED = "order_linked", _("Order linked")
+        ORDER_UNLINKED = "order_unlinked", _("Order unlinked")
+        ORDER_ACTION = "order_action", _("Order action")
         MERGED = "merged", _("Merged")
         CUSTOMER_MERGED = "customer_merged", _("Customer merged")
         REOPENED = "reopened", _("Reopened")
         SLA_WARNING = "sla_warning", _("SLA warning")
         SLA_BREACHED = "sla_breached", _("SLA breached")
+        RULE_APPLIED = "rule_applied", _("Automation rule applied")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket"))
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -648,3 +769,387 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on ticket {self.ticket_id}"
+
+
+# --- SLAs: business calendars, policies, measured responses, notifications ------------------------
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+class BusinessCalendar(models.Model):
+    """When the support team works: a time zone, opening periods per weekday (several per day for
+    split shifts), public holidays of a country (and region) from the `holidays` package, and the
+    team's own closed days. SLA targets counted in business hours only run inside these periods.
+
+    Arithmetic lives in `tickets.sla.calendar`."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Madrid",
+                                 help_text=_("An IANA time zone, e.g. Europe/Madrid or Europe/Bucharest."))
+    holiday_country = models.CharField(
+        _("public holidays of"), max_length=2, blank=True,
+        help_text=_("ISO 3166-1 alpha-2 country code, e.g. ES or RO. Leave empty for no public holidays."),
+    )
+    holiday_subdivision = models.CharField(
+        _("region"), max_length=10, blank=True,
+        help_text=_("Region whose holidays also apply, as the holidays package names it, e.g. MD (Madrid) or CT (Catalonia)."),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("business calendar")
+        verbose_name_plural = _("business calendars")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BusinessHoursPeriod(models.Model):
+    """One opening period on one weekday, in the calendar's time zone. A closing time of 00:00
+    means midnight at the end of the day."""
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="periods", verbose_name=_("calendar")
+    )
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens_at = models.TimeField(_("opens"))
+    closes_at = models.TimeField(_("closes"), help_text=_("00:00 means midnight at the end of the day."))
+
+    class Meta:
+        ordering = ["calendar", "weekday", "opens_at"]
+        verbose_name = _("opening period")
+        verbose_name_plural = _("opening periods")
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens_at:%H:%M}–{self.closes_at:%H:%M}"
+
+
+class CalendarClosedDay(models.Model):
+    """A day the team does not work besides the public holidays (company holiday, inventory day)."""
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="closed_days", verbose_name=_("calendar")
+    )
+    date = models.DateField(_("date"))
+    name = models.CharField(_("reason"), max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["calendar", "date"]
+        verbose_name = _("closed day")
+        verbose_name_plural = _("closed days")
+        constraints = [models.UniqueConstraint(fields=["calendar", "date"], name="calendar_closed_day_once")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}".strip()
+
+
+class SLAPolicy(models.Model):
+    """Response and resolution targets for the tickets that match its conditions.
+
+    Policies are tried in `position` order and the first one whose conditions all hold applies;
+    an empty condition matches everything. Targets are in minutes, counted in the calendar's
+    business hours or in plain calendar hours (`hours`)."""
+
+    class Hours(models.TextChoices):
+        BUSINESS = "business", _("Business hours (from the calendar)")
+        CALENDAR = "calendar", _("Calendar hours (24 × 7)")
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    position = models.PositiveIntegerField(_("position"), default=100, help_text=_("Lower positions are tried first."))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    # Conditions (all must hold; an empty one matches anything)
+    stores = models.ManyToManyField(Store, blank=True, related_name="sla_policies", verbose_name=_("stores"))
+    channels = models.JSONField(_("channels"), default=list, blank=True)
+    marketplaces = models.JSONField(_("marketplaces"), default=list, blank=True,
+                                    help_text=_("e.g. amazon.es, amazon.de"))
+    priorities = models.JSONField(_("priorities"), default=list, blank=True)
+    tags = models.ManyToManyField(
+        Tag, blank=True, related_name="sla_policies", verbose_name=_("tags"),
+        help_text=_("The ticket has at least one of these tags."),
+    )
+    customer_countries = models.JSONField(_("customer countries"), default=list, blank=True)
+    customer_languages = models.JSONField(_("customer languages"), default=list, blank=True)
+    customer_email_domains = models.JSONField(_("customer email domains"), default=list, blank=True)
+
+    # Targets
+    hours = models.CharField(_("count in"), max_length=10, choices=Hours.choices, default=Hours.BUSINESS)
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.PROTECT, null=True, blank=True, related_name="policies",
+        verbose_name=_("business calendar"),
+    )
+    first_response_minutes = models.PositiveIntegerField(_("first response within (minutes)"), null=True, blank=True)
+    next_response_minutes = models.PositiveIntegerField(
+        _("next response within (minutes)"), null=True, blank=True,
+        help_text=_("Counted from each customer message that is still unanswered."),
+    )
+    resolution_minutes = models.PositiveIntegerField(_("resolution within (minutes)"), null=True, blank=True)
+    warning_minutes = models.PositiveIntegerField(
+        _("warn before (minutes)"), default=60, help_text=_("How long before a deadline the warning is sent.")
+    )
+    pause_when_pending = models.BooleanField(_("pause while pending on the customer"), default=True)
+    pause_when_on_hold = models.BooleanField(_("pause while on hold"), default=True)
+
+    # What happens on a breach
+    notify_assignee = models.BooleanField(_("notify the assignee"), default=True)
+    notify_team_lead = models.BooleanField(_("notify the team lead"), default=True)
+    notify_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="+", verbose_name=_("also notify on breach")
+    )
+    escalate_priority = models.PositiveSmallIntegerField(
+        _("raise priority to"), choices=Ticket.Priority.choices, null=True, blank=True,
+        help_text=_("On breach the ticket's priority is raised to at least this."),
+    )
+    escalate_team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("move to team")
+    )
+    escalate_assign_team_lead = models.BooleanField(
+        _("reassign to the team lead"), default=False,
+        help_text=_("On breach the ticket is given to the lead of its (new) team."),
+    )
+    escalate_tag = models.ForeignKey(
+        Tag, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("add tag")
+    )
+
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ResponseFact(models.Model):
+    """One measured clock: a first response, a next response (after a customer message) or a
+    resolution. Open while `completed_at` is empty; the SLA sweep reads the open ones of the
+    tickets it checks. Kept after completion for the dashboards.
+
+    `business_seconds` is the time counted against the target (the policy's calendar, pauses left
+    out); `calendar_seconds` is the plain wall-clock time from start to completion. `breached` is
+    empty while open and when no target applied."""
+
+    class Kind(models.TextChoices):
+        FIRST_RESPONSE = "first_response", _("First response")
+        NEXT_RESPONSE = "next_response", _("Next response")
+        RESOLUTION = "resolution", _("Resolution")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="response_facts", verbose_name=_("ticket"))
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    # FK indexes left out where another index serves (store) or nothing reads by them in bulk:
+    # every customer message inserts a row here, so each index costs at every event.
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+", verbose_name=_("store"), db_index=False)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("team"),
+                             db_index=False)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("agent"), db_index=False,
+    )
+    started_at = models.DateTimeField(_("started"))
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    business_seconds = models.IntegerField(_("counted seconds"), null=True, blank=True)
+    calendar_seconds = models.IntegerField(_("calendar seconds"), null=True, blank=True)
+    breached = models.BooleanField(_("breached"), null=True, blank=True)
+
+    # Clock state
+    policy = models.ForeignKey(
+        SLAPolicy, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("SLA policy"),
+        db_index=False,
+    )
+    target_seconds = models.IntegerField(_("target seconds"), null=True, blank=True)
+    warn_at = models.DateTimeField(_("warning due"), null=True, blank=True)
+    paused_at = models.DateTimeField(_("paused since"), null=True, blank=True)
+    paused_seconds = models.IntegerField(_("counted seconds paused"), default=0)
+    warned_at = models.DateTimeField(_("warning recorded"), null=True, blank=True)
+    breached_at = models.DateTimeField(_("breach recorded"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "pk"]
+        verbose_name = _("response time")
+        verbose_name_plural = _("response times")
+        indexes = [
+            models.Index(fields=["completed_at"], name="respfact_completed"),
+            models.Index(fields=["store", "completed_at"], name="respfact_store_completed"),
+            models.Index(fields=["ticket"], name="respfact_open", condition=Q(completed_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on ticket {self.ticket_id}"
+
+
+class Notification(models.Model):
+    """An in-app notification for one user (an SLA warning, a breach, an assignment...); created
+    with `tickets.notify.notify`, which also emails it."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("recipient")
+    )
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications", verbose_name=_("ticket")
+    )
+    kind = models.CharField(_("kind"), max_length=40)
+    text = models.TextField(_("text"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("emailed"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [
+            models.Index(fields=["recipient", "-created_at"], name="notification_recipient"),
+            models.Index(fields=["recipient"], name="notification_unread", condition=Q(read_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+# --- Routing and automation (tickets.routing) --------------------------------------------------
+
+
+class TeamRotation(models.Model):
+    """Where a team's round-robin stands: the agent who got its last ticket. The row is locked
+    while one of the team's tickets is being assigned, so tickets arriving together are handed
+    out one after the other and never past an agent's capacity."""
+
+    team = models.OneToOneField(
+        Team, on_delete=models.CASCADE, primary_key=True, related_name="rotation", verbose_name=_("team")
+    )
+    last_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("last assigned agent"),
+    )
+    last_assigned_at = models.DateTimeField(_("last assignment"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("team rotation")
+        verbose_name_plural = _("team rotations")
+
+    def __str__(self) -> str:
+        return str(self.team)
+
+
+class AutomationRule(models.Model):
+    """When a ticket is created (or a customer replies), if every condition holds, then do the
+    actions. Rules run in `position` order; each sees what the earlier ones changed, and one with
+    "stop here" ends the run when it matches. An empty condition matches everything.
+
+    Matching and actions live in `tickets.routing.rules`."""
+
+    class BusinessHours(models.TextChoices):
+        ANY = "any", _("At any time")
+        INSIDE = "inside", _("Inside business hours")
+        OUTSIDE = "outside", _("Outside business hours")
+
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveIntegerField(_("position"), default=100, help_text=_("Lower positions run first."))
+    stop_processing = models.BooleanField(
+        _("stop here"), default=False, help_text=_("When this rule matches, the rules after it are not tried.")
+    )
+
+    # When
+    on_ticket_created = models.BooleanField(_("when a ticket is created"), default=True)
+    on_customer_replied = models.BooleanField(_("when the customer replies"), default=False)
+
+    # If (all must hold; an empty one matches anything)
+    store = models.ForeignKey(
+        Store, on_delete=models.CASCADE, null=True, blank=True, related_name="automation_rules",
+        verbose_name=_("store"), help_text=_("Leave empty for every store."),
+    )
+    channels = ChoiceArrayField(
+        models.CharField(max_length=20, choices=Channel.choices), default=list, blank=True,
+        verbose_name=_("channel is one of"), help_text=_("Leave all unticked for every channel."),
+    )
+    marketplaces = ArrayField(
+        models.CharField(max_length=40), default=list, blank=True, verbose_name=_("marketplace is one of"),
+        help_text=_("Comma-separated, e.g. amazon.es,amazon.de; \"amazon\" matches every Amazon marketplace."),
+    )
+    subject_contains = ArrayField(
+        models.CharField(max_length=200), default=list, blank=True, verbose_name=_("subject contains any of"),
+        help_text=_("Comma-separated words or phrases; case does not matter."),
+    )
+    text_contains = ArrayField(
+        models.CharField(max_length=200), default=list, blank=True, verbose_name=_("subject or message contains any of"),
+        help_text=_("Comma-separated words or phrases, looked for in the subject and the customer's message."),
+    )
+    languages = ArrayField(
+        models.CharField(max_length=8), default=list, blank=True, verbose_name=_("customer language is one of"),
+        help_text=_("Comma-separated language codes, e.g. es,ro."),
+    )
+    tags = models.ManyToManyField(
+        Tag, blank=True, related_name="rules_matching", verbose_name=_("has any of the tags")
+    )
+    priorities = ChoiceArrayField(
+        models.PositiveSmallIntegerField(choices=Ticket.Priority.choices), default=list, blank=True,
+        verbose_name=_("priority is one of"),
+    )
+    business_hours = models.CharField(
+        _("time"), max_length=10, choices=BusinessHours.choices, default=BusinessHours.ANY,
+    )
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.PROTECT, null=True, blank=True, related_name="automation_rules",
+        verbose_name=_("business calendar"),
+        help_text=_("Whose business hours; leave empty to use the calendar of the ticket's SLA policy."),
+    )
+
+    # Then
+    set_team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("move to team")
+    )
+    set_priority = models.PositiveSmallIntegerField(
+        _("set priority"), choices=Ticket.Priority.choices, null=True, blank=True
+    )
+    add_tags = models.ManyToManyField(Tag, blank=True, related_name="rules_adding", verbose_name=_("add tags"))
+    set_language = models.CharField(
+        _("set language"), max_length=8, blank=True, help_text=_("A language code, e.g. es.")
+    )
+    assign = models.BooleanField(
+        _("assign to an agent"), default=False,
+        help_text=_("Give the ticket to the next online agent of its team who has room (round-robin)."),
+    )
+    send_acknowledgement = models.BooleanField(
+        _("send an acknowledgement"), default=False,
+        help_text=_("Email the customer that their message arrived and when to expect an answer. Never sent to "
+                    "automatic replies, nor on Amazon or eBay, whose rules forbid it."),
+    )
+    acknowledgement_text = models.TextField(
+        _("acknowledgement text"), blank=True,
+        help_text=_("Leave empty for the standard text in the ticket's language. Placeholders: "
+                    "{{ customer_first_name }}, {{ ticket_id }}, {{ store_name }}, {{ expected_answer }}."),
+    )
+
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = _("automation rule")
+        verbose_name_plural = _("automation rules")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from tickets.routing.rules import validate_rule
+
+        validate_rule(self)

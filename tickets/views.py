@@ -31,7 +31,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_ingest.email.amazon import check_amazon_reply
+from metrics.customer_value import lifetime_value
 from tickets import actions, display
+from tickets.delivery import reply_window
 from tickets.models import (
     Attachment,
     Channel,
@@ -42,8 +44,11 @@ from tickets.models import (
     Order,
     Shipment,
     Ticket,
+    TicketEvent,
 )
+from tickets.orders import address_lines, customer_other_orders
 from tickets.roles import role_of
+from tickets.sla import display as sla_display
 
 # Rows per inbox page. A module constant so tests can lower it instead of creating hundreds of rows.
 INBOX_PAGE_SIZE = 50
@@ -166,6 +171,12 @@ class InboxFilterForm(forms.Form):
         choices=[("", gettext_lazy("All channels")), *Channel.choices],
         widget=forms.Select(attrs={"class": "select"}),
     )
+    sla = forms.ChoiceField(
+        label=gettext_lazy("SLA"),
+        required=False,
+        choices=[("", gettext_lazy("Any SLA state")), *sla_display.INBOX_FILTERS],
+        widget=forms.Select(attrs={"class": "select"}),
+    )
 
 
 def _inbox_url(filters: dict[str, str], **cursor: str) -> str:
@@ -192,6 +203,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
         tickets = tickets.filter(status=filters["status"])
     if "channel" in filters:
         tickets = tickets.filter(channel=filters["channel"])
+    if "sla" in filters:
+        tickets = tickets.filter(sla_display.inbox_filter(filters["sla"]))
 
     after = Cursor.decode(request.GET.get("after"))
     before = None if after else Cursor.decode(request.GET.get("before"))
@@ -201,6 +214,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "nav": "inbox",
         "form": form,
         "tickets": page.items,
+        "sla_deadlines": sla_display.nearest_deadlines(page.items),
         "is_filtered": bool(filters),
         "clear_url": reverse("tickets:inbox"),
         "next_url": _inbox_url(filters, after=page.next_cursor.encode())
@@ -302,6 +316,9 @@ class OrderView:
     order: Order
     lines: list
     shipments: list[ShipmentView]
+    refunds: list = ()
+    actions: tuple[str, ...] = ()  # order actions the shop allows from here (tickets.order_actions)
+    shipping_address: list[str] = ()
 
 
 def _http_url(url: str) -> str:
@@ -367,9 +384,11 @@ def _conversation(
 
 
 def _orders(ticket: Ticket) -> list[OrderView]:
+    from tickets.order_actions import available_actions
+
     rows = (
-        ticket.orders.select_related("store")
-        .prefetch_related("lines", "shipments")
+        ticket.orders.select_related("store", "channel_account")
+        .prefetch_related("lines", "shipments", "refunds")
         .order_by("-placed_at", "-pk")
     )
     return [
@@ -377,6 +396,9 @@ def _orders(ticket: Ticket) -> list[OrderView]:
             order=order,
             lines=list(order.lines.all()),
             shipments=[ShipmentView(s, _http_url(s.tracking_url)) for s in order.shipments.all()],
+            refunds=list(order.refunds.all()),
+            actions=available_actions(order),
+            shipping_address=address_lines(order.shipping_address),
         )
         for order in rows
     ]
@@ -405,6 +427,7 @@ def _render_ticket(
     reply_form: ReplyForm | None = None,
     status_form: StatusForm | None = None,
     amazon_warnings: list[str] | None = None,
+    pending_order_action: dict | None = None,
     status: int = 200,
 ) -> HttpResponse:
     customer: Customer = ticket.customer
@@ -426,13 +449,22 @@ def _render_ticket(
         ),
         "customer": customer,
         "customer_language": _language_label(customer.language),
+        "customer_value": lifetime_value(customer),
         "identities": list(identities),
-        "orders": _orders(ticket),
+        "orders": (orders := _orders(ticket)),
+        # The customer's other orders; an order action awaiting the agent's confirmation.
+        "customer_orders": customer_other_orders(customer, exclude=[item.order.pk for item in orders]),
+        "pending_order_action": pending_order_action,
+        "order_action_events": list(
+            ticket.events.filter(kind=TicketEvent.Kind.ORDER_ACTION).order_by("-created_at")[:10]
+        ),
         "reply_form": reply_form or ReplyForm(),
         "status_form": status_form or StatusForm(initial={"status": ticket.status}),
         "reply_url": reverse("tickets:reply", args=[ticket.pk]),
         "is_amazon": ticket.channel == Channel.AMAZON,
         "amazon_warnings": amazon_warnings or [],
+        # Messenger, Instagram and WhatsApp: until when a free-form reply is allowed.
+        "reply_window": reply_window(ticket),
         "status_url": reverse("tickets:change_status", args=[ticket.pk]),
         # After a rejected POST the address bar shows the POST URL; switching language must come
         # back to the ticket, not to a URL that only accepts POST.

@@ -269,8 +269,12 @@ def build_reply(message: Message, recipient: str, parent: Message | None) -> tup
         mime["In-Reply-To"] = f"<{parent_id}>"
     if references:
         mime["References"] = " ".join(f"<{ref}>" for ref in references)
-    # Deliberately no Auto-Submitted and no Precedence: this is a person's answer, and those
-    # headers would make the customer's mail system treat it as a robot's (RFC 3834).
+    if message.is_auto_reply:
+        # Our own automatic message (an acknowledgement): marked so (RFC 3834), so the customer's
+        # autoresponder does not answer it.
+        mime["Auto-Submitted"] = "auto-replied"
+    # Otherwise deliberately no Auto-Submitted and no Precedence: a person's answer, and those
+    # headers would make the customer's mail system treat it as a robot's.
 
     mime.set_content(text_body(message))
     mime.add_alternative(html_body(message), subtype="html")

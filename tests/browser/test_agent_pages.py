@@ -152,7 +152,7 @@ def test_agent_switches_the_interface_to_spanish(page, helpdesk):
     expect(page.locator("html")).to_have_attribute("lang", "en")
 
     page.locator("#language-select").select_option("es")
-    page.locator(".language-form button").click()
+    page.get_by_role("button", name="Change language").click()
 
     expect(page).to_have_url(re.compile(r"/tickets/$"))
     expect(page.locator("html")).to_have_attribute("lang", "es")

@@ -12,6 +12,8 @@ POST   tickets/                                         yes    yes      yes
 PATCH  tickets/{id}/ (status, assignee, team,           yes    yes      yes
        priority, tags)
 POST   tickets/{id}/orders/ (link an order)             yes    yes      yes
+POST   tickets/{id}/orders/{order}/refund|cancel|note/  yes    yes      yes
+POST   tickets/{id}/orders/{order}/unlink/              yes    yes      yes
 GET    tickets/{id}/messages/                           yes    yes      yes
 POST   tickets/{id}/messages/ (reply or internal note)  yes    yes      yes
 GET    customers/, customers/{id}/                      yes    yes      yes

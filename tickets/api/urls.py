@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from tickets.api.auth import ObtainTokenView
+from tickets.api.order_actions import TicketOrderActionView
 from tickets.api.views import CustomerViewSet, OrderViewSet, TicketMessageViewSet, TicketViewSet
 
 app_name = "api"
@@ -22,5 +23,11 @@ router.register("orders", OrderViewSet, basename="order")
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="auth-token"),
+    path(
+        "tickets/<int:ticket_id>/orders/<int:order_id>/<str:action>/",
+        TicketOrderActionView.as_view(),
+        name="ticket-order-action",
+    ),
+    path("metrics/", include("metrics.api.urls")),
     *router.urls,
 ]

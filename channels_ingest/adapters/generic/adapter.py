@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from decimal import Decimal
 
 from pydantic import ValidationError
 
@@ -20,6 +21,10 @@ from channels_ingest.base import (
     CustomerHandle,
     InboundAttachment,
     NormalizedMessage,
+    NormalizedOrder,
+    NormalizedOrderLine,
+    NormalizedRefund,
+    NormalizedShipment,
     ParseError,
     SignatureInvalid,
     constant_time_equals,
@@ -48,7 +53,7 @@ def verify_helpdesk_signature(request, account) -> None:
 class GenericAdapter(Adapter):
     slug = "generic"
     channel = "marketplace"
-    SUPPORTED_EVENTS = ("message.created",)
+    SUPPORTED_EVENTS = ("message.created", "order.upserted")
     KEPT_HEADERS = ("content-type", "user-agent", "x-helpdesk-event")
 
     def verify(self, request, account) -> None:
@@ -68,9 +73,18 @@ class GenericAdapter(Adapter):
 
     def parse(self, event) -> list[NormalizedMessage]:
         try:
-            parsed = GenericEvent.model_validate_json(event.body_bytes)
+            # Amounts are read as Decimal and ids as exact ints: nothing passes through a float.
+            raw = json.loads(event.body_bytes, parse_float=Decimal)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ParseError(f"invalid generic event: the body is not JSON ({exc})") from None
+        try:
+            parsed = GenericEvent.model_validate(raw)
         except ValidationError as exc:
             raise ParseError(_describe(exc)) from None
+        if parsed.type == "order.upserted":
+            if parsed.order is None:
+                raise ParseError("invalid generic event: order.upserted without an order")
+            return [_order(parsed.order, marketplace=event.account.channel or "marketplace")]
         if parsed.type not in self.SUPPORTED_EVENTS or parsed.message is None:
             return []
         message = parsed.message
@@ -98,6 +112,46 @@ class GenericAdapter(Adapter):
                 attachments=[_attachment(item) for item in message.attachments],
             )
         ]
+
+
+def _order(order, *, marketplace: str) -> NormalizedOrder:
+    customer = None
+    if order.customer is not None:
+        customer = CustomerHandle(
+            kind="shop_customer", value=order.customer.id, display_name=order.customer.name,
+            email=order.customer.email.strip().lower(), phone=order.customer.phone.strip(), scoped_to_account=True,
+        )
+    return NormalizedOrder(
+        marketplace=marketplace,
+        external_id=order.id,
+        number=order.number or order.id,
+        customer=customer,
+        status=order.status,
+        payment_status=order.payment_status,
+        currency=order.currency.upper(),
+        subtotal=order.subtotal,
+        shipping_total=order.shipping_total,
+        tax_total=order.tax_total,
+        total=order.total,
+        placed_at=order.placed_at,
+        updated_at=order.updated_at,
+        billing_address=order.billing_address,
+        shipping_address=order.shipping_address,
+        lines=[
+            NormalizedOrderLine(external_id=line.id, title=line.title, quantity=line.quantity, sku=line.sku,
+                                unit_price=line.unit_price, total=line.total)
+            for line in order.lines
+        ],
+        shipments=[
+            NormalizedShipment(external_id=item.id, carrier=item.carrier, tracking_number=item.tracking_number,
+                               tracking_url=item.tracking_url, status=item.status, shipped_at=item.shipped_at)
+            for item in order.shipments
+        ],
+        refunds=[
+            NormalizedRefund(external_id=item.id, amount=item.amount, reason=item.reason, created_at=item.created_at)
+            for item in order.refunds
+        ],
+    )
 
 
 def _attachment(item) -> InboundAttachment:
