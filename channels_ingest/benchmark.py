@@ -23,33 +23,15 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 from pathlib import Path
+
+from helpdesk.benchmarking import bench_database_url, connection_params, reset_bench_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE = "helpdesk_bench"
 SECRET = "bench-signing-secret"
 
 
-def _database_url(base_url: str) -> str:
-    parts = urllib.parse.urlsplit(base_url)
-    return urllib.parse.urlunsplit(parts._replace(path=f"/{DATABASE}"))
-
-
-def _reset_database(url: str) -> None:
-    import dj_database_url
-    import psycopg2
-    from psycopg2 import sql
-
-    config = dj_database_url.parse(url)
-    params = {k: v for k, v in {"host": config.get("HOST"), "port": config.get("PORT"),
-                                 "user": config.get("USER"), "password": config.get("PASSWORD")}.items() if v}
-    admin = psycopg2.connect(dbname="postgres", **params)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-    admin.close()
 
 
 def _prepare(env: dict[str, str]) -> str:
@@ -133,13 +115,9 @@ def _send_all(port: int, path: str, bodies: list[tuple[bytes, str]], senders: in
 
 
 def _count_processed(env: dict[str, str]) -> int:
-    import dj_database_url
     import psycopg2
 
-    config = dj_database_url.parse(env["DATABASE_URL"])
-    params = {k: v for k, v in {"host": config.get("HOST"), "port": config.get("PORT"),
-                                 "user": config.get("USER"), "password": config.get("PASSWORD")}.items() if v}
-    with psycopg2.connect(dbname=DATABASE, **params) as conn, conn.cursor() as cursor:
+    with psycopg2.connect(dbname=DATABASE, **connection_params(env["DATABASE_URL"])) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM tickets_message")
         return cursor.fetchone()[0]
 
@@ -177,14 +155,14 @@ def run(events: int, senders: int, web_workers: int, worker_concurrency: int, se
         stack.start_services()
         env = {
             **os.environ,
-            "DATABASE_URL": _database_url(os.environ["DATABASE_URL"]),
+            "DATABASE_URL": bench_database_url(os.environ["DATABASE_URL"], DATABASE),
             "DJANGO_SECRET_KEY": "bench-only",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
             "DJANGO_SECURE_SSL_REDIRECT": "0",
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
         }
-        _reset_database(env["DATABASE_URL"])
+        reset_bench_database(env["DATABASE_URL"], DATABASE)
         path = _prepare(env)
         import redis
 

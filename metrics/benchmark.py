@@ -19,33 +19,15 @@ import os
 import statistics
 import sys
 import time
-import urllib.parse
 from pathlib import Path
+
+from helpdesk.benchmarking import bench_database_url, reset_bench_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE = "helpdesk_bench_metrics"
 CHANNELS = ["email", "chat", "whatsapp", "messenger", "sms", "amazon", "shopify", "instagram"]
 
 
-def _database_url(base_url: str) -> str:
-    parts = urllib.parse.urlsplit(base_url)
-    return urllib.parse.urlunsplit(parts._replace(path=f"/{DATABASE}"))
-
-
-def _reset_database(url: str) -> None:
-    import dj_database_url
-    import psycopg2
-    from psycopg2 import sql
-
-    config = dj_database_url.parse(url)
-    params = {k: v for k, v in {"host": config.get("HOST"), "port": config.get("PORT"),
-                                 "user": config.get("USER"), "password": config.get("PASSWORD")}.items() if v}
-    admin = psycopg2.connect(dbname="postgres", **params)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-    admin.close()
 
 
 def _step(label: str, started: float) -> float:
@@ -265,13 +247,13 @@ def run(tickets: int, answers: int, days: int, agents: int, repeat: int, keep: b
     try:
         stack.start_services()
         os.environ.update({
-            "DATABASE_URL": _database_url(os.environ["DATABASE_URL"]),
+            "DATABASE_URL": bench_database_url(os.environ["DATABASE_URL"], DATABASE),
             "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1", "DJANGO_SECURE_SSL_REDIRECT": "0",
             "LOG_LEVEL": "WARNING",
-        })
+        }, DATABASE)
         print(f"Metrics benchmark: {tickets:,} tickets, {answers:,} survey answers over {days} days, "
               f"database {DATABASE}", flush=True)
-        _reset_database(os.environ["DATABASE_URL"])
+        reset_bench_database(os.environ["DATABASE_URL"], DATABASE)
         import django
 
         django.setup()
@@ -304,7 +286,7 @@ def run(tickets: int, answers: int, days: int, agents: int, repeat: int, keep: b
             from django.db import connections
 
             connections.close_all()
-            _reset_database(os.environ["DATABASE_URL"])
+            reset_bench_database(os.environ["DATABASE_URL"], DATABASE)
     finally:
         stack.stop_services()
 

@@ -82,3 +82,14 @@ def _fresh_sla_configuration() -> None:
     from tickets.sla.cache import clear_local
 
     clear_local()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request handled in Spanish leaves Spanish
+    active on the thread, which would otherwise carry over into the next test's messages."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()

@@ -19,31 +19,14 @@ import os
 import subprocess
 import sys
 import time
-import urllib.parse
 from pathlib import Path
+
+from helpdesk.benchmarking import bench_database_url, reset_bench_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATABASE = "helpdesk_bench_routing"
 
 
-def _database_url(base_url: str) -> str:
-    return urllib.parse.urlunsplit(urllib.parse.urlsplit(base_url)._replace(path=f"/{DATABASE}"))
-
-
-def _reset_database(url: str) -> None:
-    import dj_database_url
-    import psycopg2
-    from psycopg2 import sql
-
-    config = dj_database_url.parse(url)
-    params = {k: v for k, v in {"host": config.get("HOST"), "port": config.get("PORT"),
-                                 "user": config.get("USER"), "password": config.get("PASSWORD")}.items() if v}
-    admin = psycopg2.connect(dbname="postgres", **params)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-    admin.close()
 
 
 def _messages(count: int, prefix: str, text: str):
@@ -113,9 +96,9 @@ def run(messages: int, rules: int, agents: int) -> None:
     stack = Stack()
     try:
         stack.start_services()
-        url = _database_url(os.environ["DATABASE_URL"])
+        url = bench_database_url(os.environ["DATABASE_URL"], DATABASE)
         env = {**os.environ, "DATABASE_URL": url, "DJANGO_SECRET_KEY": "bench-only", "LOG_LEVEL": "WARNING"}
-        _reset_database(url)
+        reset_bench_database(url, DATABASE)
         subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=BASE_DIR, env=env,
                        check=True)
         os.environ.update({"DATABASE_URL": url, "LOG_LEVEL": "WARNING"})

@@ -23,32 +23,14 @@ import os
 import statistics
 import sys
 import time
-import urllib.parse
 from pathlib import Path
+
+from helpdesk.benchmarking import bench_database_url, reset_bench_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATABASE = "helpdesk_bench_sla"
 
 
-def _bench_url(base_url: str) -> str:
-    parts = urllib.parse.urlsplit(base_url)
-    return urllib.parse.urlunsplit(parts._replace(path=f"/{DATABASE}"))
-
-
-def _reset_database(url: str) -> None:
-    import dj_database_url
-    import psycopg2
-    from psycopg2 import sql
-
-    config = dj_database_url.parse(url)
-    params = {k: v for k, v in {"host": config.get("HOST"), "port": config.get("PORT"),
-                                 "user": config.get("USER"), "password": config.get("PASSWORD")}.items() if v}
-    admin = psycopg2.connect(dbname="postgres", **params)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-    admin.close()
 
 
 def log(message: str) -> None:
@@ -284,8 +266,8 @@ def main() -> None:
     stack = Stack()
     stack.start_services()
     try:
-        url = _bench_url(os.environ["DATABASE_URL"])
-        _reset_database(url)
+        url = bench_database_url(os.environ["DATABASE_URL"], DATABASE)
+        reset_bench_database(url, DATABASE)
         os.environ["DATABASE_URL"] = url
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
         os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only")
