@@ -24,9 +24,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian tools some tests drive for real: Chromium (browser tests, through Playwright), dovecot
-# (IMAP tests, on loopback), GNU gettext (the catalogue completeness test). Installed with
+# (IMAP tests, on loopback), GNU gettext (the catalogue completeness test), openssl (the README signing recipe). Installed with
 # apt-get when missing and run as root; otherwise those tests skip, and fail under CI.
-TEST_TOOLS := chromium:chromium dovecot:dovecot-imapd xgettext:gettext
+TEST_TOOLS := chromium:chromium dovecot:dovecot-imapd xgettext:gettext openssl:openssl
 
 test-tools:
 	@missing=""; for pair in $(TEST_TOOLS); do 		tool=$${pair%%:*}; package=$${pair#*:}; 		command -v $$tool >/dev/null 2>&1 || [ -x /usr/sbin/$$tool ] || missing="$$missing $$package"; 	done; 	if [ -z "$$missing" ]; then :; 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then 		echo "Installing Debian packages for the tests:$$missing"; 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; 	else 		echo "Missing Debian packages:$$missing; the tests that need them will be skipped (CI requires them)."; 		echo "Install them with: sudo apt-get install$$missing"; 	fi

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 
 import pytest
@@ -113,7 +114,11 @@ def test_the_readme_openssl_recipe_gives_the_signature_the_webhook_accepts(clien
     import subprocess
 
     if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
+        # The make test set-up installs it; a machine without it can still run the rest.
+        reason = "openssl is not installed (sudo apt-get install openssl)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must check the README's signing recipe.", pytrace=False)
+        pytest.skip(reason)
     body = json.dumps(ORDER, ensure_ascii=False)
     script = """SIGNATURE="sha256=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$SECRET" -hex | sed 's/^.* //')"
 printf '%s' "$SIGNATURE\""""
