@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install test-tools services lint messages clean bench-ingest bench-routing bench-sla bench-orders bench-metrics
+.PHONY: run test install test-tools services lint messages clean bench-ingest bench-routing bench-sla bench-orders bench-metrics bench-inbox bench-access
 
 run: install ## Serve the product with demo data (real PostgreSQL and Redis, embedded)
 	$(BIN)/python -m helpdesk.devstack run
@@ -40,15 +40,21 @@ bench-sla: DUE ?= 1000,10000,100000
 bench-metrics: install ## Dashboards: load TICKETS=1000000 tickets and ANSWERS=10000000 answers, p50/p95 per route
 	$(BIN)/python -m metrics.benchmark --tickets $(or $(TICKETS),1000000) --answers $(or $(ANSWERS),10000000)
 
-bench-ingest: install ## Ingest benchmark: accepted/s, latency, threaded/s (EVENTS=5000)
+bench-ingest: install ## Ingest benchmark: accepted/s, latency, threaded/s (EVENTS=5000), then the ticket page's order look-up (ORDERS=1000000)
 	$(BIN)/python -m channels_ingest.benchmark --events $(or $(EVENTS),5000)
-	$(BIN)/python -m channels_ingest.benchmark --events $(or $(EVENTS),5000) --separate
+	$(BIN)/python -m channels_ingest.benchmark --events $(or $(EVENTS),5000) --separate --orders $(or $(ORDERS),1000000)
 
 bench-routing: install ## What automation rules and round-robin add to threading (MESSAGES=2000 RULES=50 AGENTS=10)
 	$(BIN)/python -m tickets.routing.benchmark --messages $(or $(MESSAGES),2000) --rules $(or $(RULES),50) --agents $(or $(AGENTS),10)
 
 bench-orders: install ## Order look-ups of the ticket page and threading at scale (ORDERS=1000000)
 	$(BIN)/python -m tickets.order_benchmark --orders $(or $(ORDERS),1000000)
+
+bench-inbox: install ## Inbox views, keyset page, full-text search, ticket page at TICKETS=1000000 MESSAGES=5000000 (REUSE=1 keeps the loaded database)
+	$(BIN)/python -m tickets.benchmark_inbox --tickets $(or $(TICKETS),1000000) --messages $(or $(MESSAGES),5000000) $(if $(REUSE),--reuse)
+
+bench-access: install ## What visibility costs: lists read by admins and by agents limited to their stores, TICKETS=1000000 (REUSE=1 keeps the database)
+	$(BIN)/python -m tickets.access_benchmark --tickets $(or $(TICKETS),1000000) $(if $(REUSE),--reuse)
 
 lint: install
 	$(BIN)/ruff check .

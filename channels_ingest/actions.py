@@ -67,6 +67,12 @@ def enqueue_processing(event_pk: int, *, coalesce: bool = False) -> bool:
     return True
 
 
+# What processing answers for an event of a paused account: it stays waiting, untouched.
+HELD = "held"
+# Accounts whose waiting events are processed (a paused one's wait for its resume).
+PROCESSED_STATUSES = (ChannelAccount.Status.ACTIVE, ChannelAccount.Status.ERROR)
+
+
 def process_event(event_pk: int) -> str:
     """Parse and thread one stored event; returns its final state. Idempotent: an event already
     processed, ignored or failed is left alone (re-processing is an explicit admin action, see
@@ -84,6 +90,14 @@ def process_event(event_pk: int) -> str:
         )
         if event is None or event.state != InboundEvent.State.PENDING:
             return event.state if event else "missing"
+        if event.account.status == ChannelAccount.Status.PAUSED:
+            return HELD  # stays waiting: resuming the account queues it again
+        if event.account.status == ChannelAccount.Status.REMOVED:
+            # Stored in the instant before the removal was seen: kept, never acted on.
+            event.state = InboundEvent.State.IGNORED
+            event.error = "the channel account was removed before this event was processed"
+            event.save(update_fields=["state", "error"])
+            return event.state
         event.attempts += 1
         event.processed_at = timezone.now()
         try:
@@ -197,7 +211,7 @@ def _waiting(limit: int, exclude: int | None = None):
     waiting = (
         InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
         .select_related("account__store")
-        .filter(state=InboundEvent.State.PENDING, attempts=0)
+        .filter(state=InboundEvent.State.PENDING, attempts=0, account__status__in=PROCESSED_STATUSES)
         .order_by("received_at")
     )
     if exclude is not None:
@@ -246,6 +260,8 @@ def process_events(first_pk: int, *, batch_size: int | None = None) -> str:
         )
         if first is None or first.state != InboundEvent.State.PENDING:
             return first.state if first else "missing"
+        if first.account.status == ChannelAccount.Status.PAUSED:
+            return HELD
         if first.attempts:
             alone.append(first.pk)  # a retry: on its own, with its back-off
         else:
@@ -433,7 +449,8 @@ def requeue_pending_events(*, older_than: timedelta | None = None, limit: int = 
         older_than = timedelta(seconds=settings.HELPDESK_INGEST_REQUEUE_AFTER_SECONDS)
     cutoff = timezone.now() - older_than
     pending = list(
-        InboundEvent.objects.filter(state=InboundEvent.State.PENDING, received_at__lt=cutoff)
+        InboundEvent.objects.filter(state=InboundEvent.State.PENDING, received_at__lt=cutoff,
+                                    account__status__in=PROCESSED_STATUSES)
         .order_by("received_at")
         .values_list("pk", flat=True)[:limit]
     )

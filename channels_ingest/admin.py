@@ -69,3 +69,59 @@ class InboundEventAdmin(admin.ModelAdmin):
 class MailboxCursorAdmin(admin.ModelAdmin):
     list_display = ["account", "folder", "uidvalidity", "last_uid", "last_polled_at", "last_error"]
     readonly_fields = ["uidvalidity", "last_uid", "last_polled_at", "last_error"]
+
+
+# --- Shop chat widget ----------------------------------------------------------------------------
+
+from channels_ingest.widget.models import WidgetConversation, WidgetSettings  # noqa: E402
+
+
+@admin.register(WidgetSettings)
+class WidgetSettingsAdmin(admin.ModelAdmin):
+    """Per store: who may embed the widget, how it looks and speaks, when people answer."""
+
+    list_display = ["store", "enabled", "language", "origins_short", "public_key"]
+    list_filter = ["enabled"]
+    readonly_fields = ["public_key", "snippet_block"]
+    fieldsets = [
+        (None, {"fields": ["store", "enabled", "snippet_block", "public_key", "allowed_origins"]}),
+        (_("Look and language"), {"fields": ["title", "language", "primary_colour", "text_colour", "position"]}),
+        (_("Bot"), {"fields": ["welcome_text", "returns_policy_text", "calendar"]}),
+        (_("Channels"), {"fields": ["account", "email_account"]}),
+    ]
+
+    @admin.display(description=_("allowed origins"))
+    def origins_short(self, widget: WidgetSettings) -> str:
+        return ", ".join(widget.origins) or "—"
+
+    @admin.display(description=_("snippet for the shop's pages"))
+    def snippet_block(self, widget: WidgetSettings) -> str:
+        if not widget.pk:
+            return _("Shown once the widget is saved.")
+        from channels_ingest.widget.views import snippet
+
+        return format_html('<code style="user-select:all">{}</code>', snippet(widget))
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        from channels_ingest.widget.conversations import ensure_account
+
+        ensure_account(obj)
+
+
+@admin.register(WidgetConversation)
+class WidgetConversationAdmin(admin.ModelAdmin):
+    """Read-only: what the bot was told before a handoff, and where the conversation went."""
+
+    list_display = ["settings", "visitor_key", "language", "ticket", "visitor_email", "created_at", "last_seen_at"]
+    list_filter = ["settings", "language"]
+    search_fields = ["visitor_key", "visitor_email"]
+    list_select_related = ["settings__store", "ticket"]
+    raw_id_fields = ["ticket", "order"]
+    exclude = ["token_hash"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -9,6 +9,10 @@ signed events (the generic webhook) over loopback HTTP from S concurrent senders
 - threaded/s: events turned into ticket messages per second, from the first send to the last
   message stored.
 
+With `--orders N` the report ends with the order look-up of the ticket page at N orders
+(tickets.order_benchmark --panel-only, on a database of its own): p50/p95 and the number of
+queries of `tickets.orders.order_panel` for a ticket with one order and one with many.
+
 It prints figures; it asserts nothing (tests assert behaviour, see tests/).
 """
 
@@ -152,7 +156,27 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-def run(events: int, senders: int, web_workers: int, worker_concurrency: int, separate: bool = False) -> None:
+def _order_lookup_report(orders: int, runs: int) -> None:
+    """The ticket page's order look-up at `orders` orders, from tickets.order_benchmark (its own
+    database; the embedded servers started here are shared)."""
+    print()
+    print(f"order look-up benchmark: filling {orders:,} orders (tickets.order_benchmark)...", flush=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "tickets.order_benchmark", "--orders", str(orders), "--runs", str(runs),
+         "--panel-only", "--keep-services"],
+        cwd=BASE_DIR, capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        print(f"  the order look-up benchmark failed:\n{done.stderr[-4000:]}")
+        return
+    lines = done.stdout.splitlines()
+    start = next((n for n, line in enumerate(lines) if line.startswith("order look-up")), len(lines))
+    for line in [line for line in lines if line.startswith("filled in")] + lines[start:]:
+        print(line if line.startswith("  ") else f"  {line}")
+
+
+def run(events: int, senders: int, web_workers: int, worker_concurrency: int, separate: bool = False,
+        orders: int = 0, order_runs: int = 200) -> None:
     from helpdesk.devstack import Stack, log
 
     stack = Stack()
@@ -231,6 +255,8 @@ def run(events: int, senders: int, web_workers: int, worker_concurrency: int, se
               f"p99 {_percentile(latencies, 0.99) * 1000:.1f} ms   max {max(latencies) * 1000:.1f} ms")
         print(f"  threaded:   {threaded} messages in {threaded_seconds:.1f} s = {threaded / threaded_seconds:,.0f}/s"
               + (" (from the first message processed)" if separate else " (from the first send)"))
+        if orders:
+            _order_lookup_report(orders, order_runs)
     finally:
         for process in processes:
             try:
@@ -261,11 +287,15 @@ def main() -> None:
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--separate", action="store_true",
                         help="accept the whole burst with no worker running, then measure the workers draining it")
+    parser.add_argument("--orders", type=int, default=0,
+                        help="end the report with the ticket page's order look-up at this many orders (0: skip)")
+    parser.add_argument("--order-runs", type=int, default=200, help="timed runs of each order look-up")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only")
     sys.path.insert(0, str(BASE_DIR))
-    run(args.events, args.senders, args.web_workers, args.worker_concurrency, args.separate)
+    run(args.events, args.senders, args.web_workers, args.worker_concurrency, args.separate, args.orders,
+        args.order_runs)
 
 
 if __name__ == "__main__":

@@ -83,3 +83,7 @@ class MailboxCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} {self.folder} @ {self.uidvalidity}:{self.last_uid}"
+
+
+# The shop chat widget's models live in their own package; imported here so Django registers them.
+from channels_ingest.widget.models import WidgetConversation, WidgetSettings  # noqa: E402, F401

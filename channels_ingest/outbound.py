@@ -21,10 +21,11 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from channels_ingest.accounts.health import is_credentials_refusal, mark_credentials_expired
 from channels_ingest.base import ChannelError, SendResult, TransientError
 from channels_ingest.registry import UnknownProvider, get_adapter
 from tickets.events import publish_on_commit, ticket_changed_payload, ticket_group
-from tickets.models import Message
+from tickets.models import ChannelAccount, Message
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,9 @@ def send_message(message_id: int, *, final_attempt: bool = False) -> None:
         if account is None:
             _mark_failed(message, _("This reply has no channel account to be sent from."))
             return
+        if account.status == account.Status.PAUSED:
+            _hold(message)  # stays queued; resuming the account sends it
+            return
         try:
             adapter = get_adapter(account.provider)
         except UnknownProvider:
@@ -74,6 +78,9 @@ def send_message(message_id: int, *, final_attempt: bool = False) -> None:
             result = adapter.send_reply(message)
         except ChannelError as exc:
             reason = str(exc) or _("The provider refused the reply without giving a reason.")
+            if is_credentials_refusal(exc):
+                # Every reply on this account would fail the same way: show it on the Channels page.
+                mark_credentials_expired(account, f"sending a reply: {reason}")
             if exc.permanent or final_attempt:
                 logger.warning("outbound message %s failed: %s", message.pk, reason)
                 _mark_failed(message, reason)
@@ -96,6 +103,12 @@ def send_message(message_id: int, *, final_attempt: bool = False) -> None:
 def _save_delivery(message: Message, fields: list[str]) -> None:
     message.delivery_updated_at = timezone.now()
     message.save(update_fields=[*fields, "delivery_updated_at"])
+    # The same announcement as a provider's delivery receipt: open ticket pages update the badge.
+    publish_on_commit(
+        [ticket_group(message.ticket_id)],
+        {"type": "message.delivery", "ticket_id": message.ticket_id, "message_id": message.pk,
+         "state": message.delivery_state},
+    )
     publish_on_commit([ticket_group(message.ticket_id)], ticket_changed_payload(message.ticket))
 
 
@@ -109,6 +122,17 @@ def _mark_sent(message: Message, result: SendResult) -> None:
     metadata.update(result.metadata)
     message.metadata = metadata
     _save_delivery(message, ["delivery_state", "failure_reason", "external_id", "metadata"])
+
+
+# Why a queued reply waits (Message.metadata["held"]); the ticket page shows it, translated.
+HELD_ACCOUNT_PAUSED = "account_paused"
+
+
+def _hold(message: Message) -> None:
+    if (message.metadata or {}).get("held") == HELD_ACCOUNT_PAUSED:
+        return
+    message.metadata = {**(message.metadata or {}), "held": HELD_ACCOUNT_PAUSED}
+    _save_delivery(message, ["metadata"])
 
 
 def _mark_failed(message: Message, reason: str) -> None:
@@ -165,6 +189,8 @@ def requeue_stuck_outbound(*, older_than_seconds: int | None = None, now=None) -
             delivery_state=Message.DeliveryState.QUEUED,
             channel_account__isnull=False,
         )
+        # A paused account's replies wait for its resume, which sends them.
+        .exclude(channel_account__status=ChannelAccount.Status.PAUSED)
         .order_by("created_at", "pk")
         .values_list("pk", flat=True)[:REQUEUE_BATCH_SIZE]
     )

@@ -33,6 +33,8 @@ ADAPTERS: dict[str, str] = {
     "mailgun": "channels_ingest.adapters.mailgun.adapter.MailgunAdapter",
     "sendgrid": "channels_ingest.adapters.sendgrid.adapter.SendGridAdapter",
     "postmark": "channels_ingest.adapters.postmark.adapter.PostmarkAdapter",
+    # The shop chat widget (messages come over its WebSocket; replies go back to it)
+    "chat": "channels_ingest.widget.adapter.ChatWidgetAdapter",
 }
 
 

@@ -82,10 +82,13 @@ def reconcile_account(account: ChannelAccount, *, since: datetime | None = None)
             report.updated += int(not outcome.created and not outcome.stale)
     except ChannelError as exc:
         report.error = str(exc)
-        fields = {"last_error": f"{timezone.now():%Y-%m-%d %H:%M} reconciliation: {exc}"[:2000]}
         if isinstance(exc, shop_http.CredentialsRejected):
-            fields["status"] = ChannelAccount.Status.ERROR
-        ChannelAccount.objects.filter(pk=account.pk).update(**fields)
+            from channels_ingest.accounts.health import mark_credentials_expired
+
+            mark_credentials_expired(account, f"reconciliation: {exc}")
+        else:
+            ChannelAccount.objects.filter(pk=account.pk).update(
+                last_error=f"{timezone.now():%Y-%m-%d %H:%M} reconciliation: {exc}"[:2000])
         if not exc.permanent:
             raise
         return report

@@ -40,3 +40,4 @@ from channels_ingest import outbound_tasks, shop_tasks  # noqa: E402,F401
 from channels_ingest.adapters.amazon_sp import tasks as amazon_sp_tasks  # noqa: E402,F401
 from channels_ingest.adapters.ebay import tasks as ebay_tasks  # noqa: E402,F401
 from channels_ingest.adapters.imap import tasks as imap_tasks  # noqa: E402,F401
+from channels_ingest.widget import tasks as widget_tasks  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """The one webhook endpoint every provider posts to: POST /hooks/<provider>/<account>/.
 
 Order of checks, each answered before anything is stored:
-size (413) → account (404) → signature on the raw bytes (401) → event id (400 if malformed).
+size (413) → account (404; 410 once removed) → signature on the raw bytes (401) → event id (400 if malformed).
 Then the raw event is stored once and the provider gets 200 at once; parsing happens in a worker.
 """
 
@@ -94,6 +94,9 @@ def _webhook(request: HttpRequest, provider: str, account: str) -> HttpResponse:
     channel_account = _find_account(account_id, provider)
     if channel_account is None:
         return _refuse(404, "unknown account")
+    if channel_account.status == ChannelAccount.Status.REMOVED:
+        # Disconnected by an admin: the provider is told the endpoint is gone for good.
+        return _refuse(410, "account removed")
 
     if request.method == "GET":
         answer = adapter.handshake(request, channel_account)

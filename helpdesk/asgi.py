@@ -16,12 +16,16 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from channels_ingest.asgi import WebhookApp  # noqa: E402
+from channels_ingest.widget.routing import WidgetSocketsFirst  # noqa: E402
 from helpdesk.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # Webhooks take a lean path in front of Django's handler; everything else goes to Django.
         "http": WebhookApp(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # The shop chat widget's sockets come from the shops' own origins, checked per store.
+        "websocket": WidgetSocketsFirst(
+            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

@@ -195,6 +195,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Routing: hand out tickets waiting in auto-assigning teams; close long-solved tickets.
     "routing-assign-waiting": {"task": "routing.assign_waiting", "schedule": 60.0},
     "routing-auto-close-solved": {"task": "routing.auto_close_solved", "schedule": 3600.0},
+    # Chat widget: bot conversations that never reached a person are forgotten after a while.
+    "widget-forget-abandoned": {"task": "widget.forget_abandoned", "schedule": 3600.0},
     "helpdesk-heartbeat": {
         "task": "helpdesk.record_heartbeat",
         # Beat -> broker -> worker liveness; /healthz does not depend on it.
@@ -339,6 +341,20 @@ HELPDESK_INGEST_BATCH_SIZE = envint("HELPDESK_INGEST_BATCH_SIZE", 100)
 HELPDESK_REOPEN_WINDOW_DAYS = envint("HELPDESK_REOPEN_WINDOW_DAYS", 7)
 # IMAP polling records larger messages as failed events (visible to admins) instead of fetching them.
 HELPDESK_IMAP_MAX_MESSAGE_BYTES = envint("HELPDESK_IMAP_MAX_MESSAGE_BYTES", 30 * 1024 * 1024)
+
+# --- Chat widget (channels_ingest.widget) ---------------------------------------------------
+# Longest visitor message, in characters; largest file a visitor may send, in bytes.
+HELPDESK_WIDGET_MAX_MESSAGE_CHARS = envint("HELPDESK_WIDGET_MAX_MESSAGE_CHARS", 2000)
+HELPDESK_WIDGET_ATTACHMENT_MAX_BYTES = envint("HELPDESK_WIDGET_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+# A reply to a visitor who has gone waits this long after their last sign of life before it goes
+# by email (they may only be reloading the page).
+HELPDESK_WIDGET_EMAIL_AFTER_SECONDS = envint("HELPDESK_WIDGET_EMAIL_AFTER_SECONDS", 45)
+# Bot conversations that never reached a person are deleted this long after the visitor left.
+HELPDESK_WIDGET_KEEP_DAYS = envint("HELPDESK_WIDGET_KEEP_DAYS", 30)
+# Collision detection: an open ticket page refreshes its presence this often, and counts as gone
+# this long after its last refresh (a crashed tab).
+HELPDESK_PRESENCE_HEARTBEAT_SECONDS = envint("HELPDESK_PRESENCE_HEARTBEAT_SECONDS", 8)
+HELPDESK_PRESENCE_TTL_SECONDS = envint("HELPDESK_PRESENCE_TTL_SECONDS", 20)
 
 # --- Logging ------------------------------------------------------------------------------
 

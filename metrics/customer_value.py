@@ -61,11 +61,15 @@ def segment_of(total: Decimal, thresholds: tuple[Decimal, Decimal]) -> str:
     return "low"
 
 
-def lifetime_value(customer) -> list[LifetimeValue]:
+def lifetime_value(customer, store_ids=None) -> list[LifetimeValue]:
     """The customer's lifetime value in each currency they bought in (largest first); [] without
-    counted orders."""
+    counted orders. With `store_ids` (see `tickets.access.visible_store_ids`), only their orders
+    in those stores count."""
+    orders = counted_orders().filter(customer=customer)
+    if store_ids is not None:
+        orders = orders.filter(store_id__in=store_ids)
     rows = (
-        counted_orders().filter(customer=customer).values("currency")
+        orders.values("currency")
         .annotate(spent=Sum("total"), orders=Count("id"), average=Avg("total"), first=Min("placed_at"),
                   last=Max("placed_at"))
         .order_by("-spent")

@@ -1,7 +1,9 @@
 """Who sees which figures: agents their own, managers the stores they manage, admins all.
 
-A manager manages the stores of the teams they lead or belong to; a team without a store serves
-every store, so its managers see every store. Roles come from `tickets.roles`.
+A manager manages the stores of their profile and of the teams they lead or belong to; a manager
+whose teams have no store (and no store on their profile) manages every store, one in no team and
+no store none. Roles come from `tickets.roles`, store sets from `tickets.access` (the same
+memberships that decide which tickets someone sees).
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from tickets.models import AgentProfile, Store, Team
+from tickets.access import managed_store_ids
+from tickets.models import AgentProfile, Store
 from tickets.roles import role_of
 
 
@@ -42,9 +44,5 @@ def scope_for(user) -> Scope:
     if role == AgentProfile.Role.ADMIN:
         return Scope(role, None, None)
     if role == AgentProfile.Role.MANAGER:
-        teams = Team.objects.filter(Q(lead=user) | Q(members__user=user)).distinct()
-        store_ids = set(teams.values_list("store_id", flat=True))
-        if None in store_ids:
-            return Scope(role, None, None)
-        return Scope(role, frozenset(store_ids), None)
+        return Scope(role, managed_store_ids(user), None)
     return Scope(role, None, user.pk)

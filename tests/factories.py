@@ -68,6 +68,19 @@ class UserFactory(factory.django.DjangoModelFactory):
             AgentProfile.objects.update_or_create(user=user, defaults={"role": extracted})
 
 
+def agent_of(*stores: Store, username: str | None = None, role: str = "agent", teams=(), leads=()):
+    """A helpdesk user who serves `stores` (AgentProfile.stores), belongs to `teams` and leads
+    `leads`: e.g. `agent_of(spain)` sees only the Spanish store's tickets (see tickets.access)."""
+    user = UserFactory(role=role, **({"username": username} if username else {}))
+    profile = user.agent_profile
+    profile.stores.add(*stores)
+    profile.teams.add(*teams)
+    for team in leads:
+        team.lead = user
+        team.save(update_fields=["lead"])
+    return user
+
+
 class TeamFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Team

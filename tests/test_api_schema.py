@@ -31,10 +31,15 @@ def test_schema_endpoint_serves_valid_openapi(anonymous):
         "/api/v1/orders/",
         "/api/v1/orders/{id}/",
         "/api/v1/tickets/",
+        "/api/v1/tickets/bulk/",
         "/api/v1/tickets/{id}/",
         "/api/v1/tickets/{id}/orders/",
+        "/api/v1/tickets/{ticket_id}/links/",
+        "/api/v1/tickets/{ticket_id}/links/{link_id}/",
+        "/api/v1/tickets/{ticket_id}/merge/",
         "/api/v1/tickets/{ticket_id}/messages/",
         "/api/v1/tickets/{ticket_id}/orders/{order_id}/{action}/",
+        "/api/v1/tickets/{ticket_id}/split/",
     ]
     assert sorted(schema["components"]["securitySchemes"]) == ["cookieAuth", "tokenAuth"]
     ticket_filters = {p["name"] for p in schema["paths"]["/api/v1/tickets/"]["get"]["parameters"]}

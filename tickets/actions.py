@@ -18,7 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from tickets.events import INBOX_GROUP, publish_on_commit, ticket_changed_payload, ticket_group
+from tickets.events import publish_on_commit, ticket_changed_payload, ticket_groups
 from tickets.models import (
     ChannelIdentity,
     Customer,
@@ -39,7 +39,7 @@ def _touch(ticket: Ticket, when=None) -> None:
 
 
 def _announce(ticket: Ticket) -> None:
-    publish_on_commit([INBOX_GROUP, ticket_group(ticket.pk)], ticket_changed_payload(ticket))
+    publish_on_commit(ticket_groups(ticket), ticket_changed_payload(ticket))
 
 
 def create_ticket(
@@ -113,6 +113,7 @@ def add_message(
     author_type: str | None = None,
     subject: str = "",
     channel: str | None = None,
+    channel_account=None,
     external_id: str = "",
     external_thread_id: str = "",
     delivery_state: str | None = None,
@@ -132,6 +133,8 @@ def add_message(
       customer speaking; nor does our own automatic acknowledgement (outbound, `is_auto_reply`):
       it is not a response.
     Outbound replies start as queued; the channel adapter moves them on.
+    `channel` and `channel_account` (default: the ticket's) send a reply on another of the
+    customer's channels, with `external_thread_id` as the recipient there.
     `ticket_is_locked`: the caller already holds the ticket's row lock in its transaction (or has
     just created it there), so it is not locked again.
     """
@@ -158,7 +161,7 @@ def add_message(
                 ticket.customer if direction == Message.Direction.INBOUND else None
             ),
             channel=channel or ticket.channel,
-            channel_account_id=ticket.channel_account_id,
+            channel_account_id=channel_account.pk if channel_account is not None else ticket.channel_account_id,
             subject=subject[:500],
             body_text=body_text,
             body_html=body_html,
@@ -192,14 +195,14 @@ def add_message(
             message_events(ticket, message, previous_status=previous_status, actor=author_user)
         )
         publish_on_commit(
-            [INBOX_GROUP, ticket_group(ticket.pk)],
+            ticket_groups(ticket),
             {"type": "message.added", "ticket_id": ticket.pk, "message_id": message.pk, "direction": direction},
         )
         _announce(ticket)
         if (
             direction == Message.Direction.OUTBOUND
             and delivery_state == Message.DeliveryState.QUEUED
-            and ticket.channel_account_id is not None
+            and message.channel_account_id is not None
         ):
             # A worker sends it once it is committed (never before: it could not see the row). If
             # the broker is down the reply stays queued and the outbound sweeper sends it later.
@@ -450,14 +453,31 @@ def merge_customers(*, source: Customer, target: Customer, actor: AbstractBaseUs
     return target
 
 
+class MergeError(ValueError):
+    """A merge that cannot be done; the message is written for the agent (translated)."""
+
+
 def merge_tickets(*, source: Ticket, target: Ticket, actor: AbstractBaseUser | None = None) -> Ticket:
-    """Move every message, order and tag of `source` into `target`; `source` is closed and points
-    at `target`. Events stay on both timelines."""
+    """Move every message (with its attachments), order and tag of `source` into `target`; `source`
+    is closed and points at `target` (`merged_into`). Events stay on both timelines, and the ticket
+    page shows a merged ticket's events on its target's timeline too. Returns the target.
+
+    Raises MergeError when source and target are the same ticket, when the source was merged
+    already, or when the target was itself merged into another ticket (merge into that one).
+    """
+    from django.utils.translation import gettext as _
+
     if source.pk == target.pk:
-        raise ValueError("a ticket cannot be merged into itself")
+        raise MergeError(_("A ticket cannot be merged into itself."))
     with transaction.atomic():
         locked = {t.pk: t for t in Ticket.objects.select_for_update().filter(pk__in=[source.pk, target.pk]).order_by("pk")}
         source, target = locked[source.pk], locked[target.pk]
+        if source.merged_into_id is not None:
+            raise MergeError(_("Ticket #%(id)s was already merged into #%(target)s.")
+                             % {"id": source.pk, "target": source.merged_into_id})
+        if target.merged_into_id is not None:
+            raise MergeError(_("Ticket #%(id)s was merged into #%(target)s: merge into that one instead.")
+                             % {"id": target.pk, "target": target.merged_into_id})
         moved = Message.objects.filter(ticket=source).update(ticket=target)
         target.orders.add(*source.orders.all())
         target.tags.add(*source.tags.all())
@@ -485,13 +505,56 @@ def merge_tickets(*, source: Ticket, target: Ticket, actor: AbstractBaseUser | N
     return target
 
 
+def add_tags(*, ticket: Ticket, tags: Iterable, actor: AbstractBaseUser | None = None) -> Ticket:
+    """Add tags to the ticket, keeping those it has (the inbox's bulk "tag"). The ticket is
+    locked while its tags are read, so two agents tagging at once both keep their tags."""
+    tags = list(tags)
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        current = list(locked.tags.all())
+        if {tag.pk for tag in tags} <= {tag.pk for tag in current}:
+            return locked
+        return set_tags(ticket=locked, tags={tag.pk: tag for tag in [*current, *tags]}.values(), actor=actor)
+
+
+def mark_spam(*, ticket: Ticket, actor: AbstractBaseUser | None = None, spam: bool = True) -> Ticket:
+    """Mark the ticket as spam: it is closed (its SLA clocks stop) and leaves every inbox view but
+    "Spam". `spam=False` takes it back and reopens it. A SPAM event records either way."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if ticket.is_spam == spam:
+            return ticket
+        now = timezone.now()
+        previous = ticket.status
+        ticket.is_spam = spam
+        if spam:
+            ticket.status = Ticket.Status.CLOSED
+            ticket.closed_at = now
+        elif ticket.status == Ticket.Status.CLOSED:
+            ticket.status = Ticket.Status.OPEN
+            ticket.closed_at = None
+            ticket.solved_at = None
+        _touch(ticket, now)
+        ticket.save()
+        update_sla_clocks(ticket, at=now, agent=actor)
+        TicketEvent.objects.create(
+            ticket=ticket, kind=TicketEvent.Kind.SPAM, actor=actor,
+            data={"spam": spam, "from": previous, "to": ticket.status}, created_at=now,
+        )
+        _announce(ticket)
+    return ticket
+
+
 __all__ = [
     "add_message",
+    "add_tags",
     "assign_ticket",
     "change_status",
     "create_order",
     "create_ticket",
     "link_order",
+    "mark_spam",
+    "MergeError",
     "merge_customers",
     "merge_tickets",
     "set_priority",

@@ -66,6 +66,10 @@ class ChannelAccountForm(forms.ModelForm):
         account = super().save(commit=False)
         if self.cleaned_data.get("new_secrets") is not None:
             account.set_secrets(self.cleaned_data["new_secrets"])
+            # New credentials: the provider's earlier refusal no longer applies.
+            account.credentials_expired_at = None
+            if account.status == ChannelAccount.Status.ERROR:
+                account.status = ChannelAccount.Status.ACTIVE
         if commit:
             account.save()
         return account
@@ -76,7 +80,8 @@ class ChannelAccountAdmin(admin.ModelAdmin):
     form = ChannelAccountForm
     list_display = ["display_name", "store", "channel", "provider", "status", "last_event_at", "has_secrets"]
     list_filter = ["channel", "status", "store"]
-    readonly_fields = ["public_id", "created_at", "last_event_at", "last_sync_at", "last_error", "shop_install"]
+    readonly_fields = ["public_id", "created_at", "last_event_at", "last_sync_at", "last_error",
+                       "credentials_expired_at", "paused_at", "removed_at", "shop_install"]
 
     @admin.display(description=_("Shopify app"))
     def shop_install(self, account: ChannelAccount) -> str:

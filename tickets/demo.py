@@ -2172,6 +2172,10 @@ def seed_demo(*, now: datetime | None = None, log: Callable[[str], None] | None 
     with transaction.atomic():
         stores, accounts, users, teams, tags = _ensure_reference_data()
         customers = _ensure_customers(plan, accounts, anchor)
+        # The shop chat widget of each demo store (tried at /widget/demo/<store>/).
+        from channels_ingest.widget.demo import ensure_demo_widgets
+
+        ensure_demo_widgets(stores)
     ctx = _Context(anchor=anchor, stores=stores, accounts=accounts, users=users, teams=teams, tags=tags,
                    customers=customers, customer_plans=plan.customers)
 

@@ -29,11 +29,10 @@ from django.utils import timezone
 from channels_ingest.base import CustomerHandle, NormalizedMessage
 from tickets import actions
 from tickets.events import (
-    INBOX_GROUP,
     live_events_suppressed,
     publish,
     ticket_changed_payload,
-    ticket_group,
+    ticket_groups,
 )
 from tickets.models import (
     Attachment,
@@ -149,7 +148,7 @@ def lock_key(account: ChannelAccount, handle: CustomerHandle) -> str:
 
 def _announce_after_commit(message: Message) -> None:
     ticket = message.ticket
-    groups = [INBOX_GROUP, ticket_group(ticket.pk)]
+    groups = ticket_groups(ticket)
     added = {"type": "message.added", "ticket_id": ticket.pk, "message_id": message.pk, "direction": message.direction}
     changed = ticket_changed_payload(ticket)
 

@@ -12,8 +12,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Least
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -84,6 +86,8 @@ class ChannelAccount(models.Model):
         ACTIVE = "active", _("Active")
         PAUSED = "paused", _("Paused")
         ERROR = "error", _("Error")
+        # Disconnected, history kept (channels_ingest.accounts.actions.remove_account).
+        REMOVED = "removed", _("Removed")
 
     public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="channel_accounts", verbose_name=_("store"))
@@ -102,6 +106,10 @@ class ChannelAccount(models.Model):
     last_event_at = models.DateTimeField(_("last event"), null=True, blank=True)
     last_sync_at = models.DateTimeField(_("last successful sync"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
+    # Set when the provider refused the credentials (401, invalid_grant): see channels_ingest.accounts.health.
+    credentials_expired_at = models.DateTimeField(_("credentials expired"), null=True, blank=True)
+    paused_at = models.DateTimeField(_("paused"), null=True, blank=True)
+    removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
@@ -125,6 +133,38 @@ class ChannelAccount(models.Model):
     @property
     def has_secrets(self) -> bool:
         return bool(self.secrets_encrypted)
+
+
+class ChannelAccountEvent(models.Model):
+    """What an admin did to a channel account, and when (the Channels page's history). `data`
+    names what changed, never a secret's value."""
+
+    class Kind(models.TextChoices):
+        CONNECTED = "connected", _("Connected")
+        UPDATED = "updated", _("Settings changed")
+        TESTED = "tested", _("Connection tested")
+        PAUSED = "paused", _("Paused")
+        RESUMED = "resumed", _("Resumed")
+        REMOVED = "removed", _("Removed")
+
+    account = models.ForeignKey(
+        ChannelAccount, on_delete=models.CASCADE, related_name="admin_events", verbose_name=_("channel account")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("actor")
+    )
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("channel account event")
+        verbose_name_plural = _("channel account events")
+        indexes = [models.Index(fields=["account", "created_at"], name="chacct_event_account")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.account_id}"
 
 
 class Team(models.Model):
@@ -484,13 +524,32 @@ class PrivacyRequest(models.Model):
         return f"{self.get_kind_display()} #{self.pk}"
 
 
+# The inbox's "SLA deadline" sort key: the nearest running deadline (PostgreSQL's LEAST skips NULLs,
+# so it is NULL only when no clock runs).
+SLA_DUE = Least("first_response_due_at", "next_response_due_at", "resolution_due_at")
+OPEN_STATUS_VALUES = ("new", "open", "pending", "on_hold")
+_OPEN_SORT_KEYS = {
+    "updated": (F("updated_at").desc(), F("id").desc()),
+    "lastcust": (F("last_customer_message_at").desc(nulls_last=True), F("id").desc()),
+    "created": (F("created_at").desc(), F("id").desc()),
+    "priority": (F("priority").desc(), F("id").desc()),
+    "sla": (SLA_DUE, F("id")),
+}
+_OPEN_SORT_INDEXES = [
+    *[(f"ticket_open_{key}", columns) for key, columns in _OPEN_SORT_KEYS.items()],
+    *[(f"ticket_open_asg_{key}", (F("assignee"), *columns)) for key, columns in _OPEN_SORT_KEYS.items()],
+]
+
+
 class TicketQuerySet(models.QuerySet):
     def open(self) -> TicketQuerySet:
         return self.filter(status__in=Ticket.OPEN_STATUSES)
 
     def visible_to(self, user) -> TicketQuerySet:
-        """Every role sees every ticket for now; restricting agents by store is a later setting."""
-        return self
+        """The tickets `user` may read; the rule lives in `tickets.access`."""
+        from tickets.access import filter_tickets
+
+        return filter_tickets(self, user)
 
 
 class Ticket(models.Model):
@@ -571,7 +630,24 @@ class Ticket(models.Model):
         indexes = [
             # Inbox views: "mine / unassigned / by status", newest activity first, keyset-paginated.
             models.Index(fields=["status", "assignee", "-updated_at", "-id"], name="ticket_inbox"),
-            models.Index(fields=["status", "-last_customer_message_at", "-id"], name="ticket_status_lastcust"),
+            # The inbox's sorts (tickets.inbox.sorting): each key with the id as tie-breaker, once
+            # by status (single-status views, any depth) and once over open tickets only, small
+            # partial indexes for "all open", "mine" (assignee first) and "unassigned" (assignee
+            # IS NULL). Nullable keys sort NULLS LAST, as the inbox orders them.
+            models.Index(
+                F("status"), F("last_customer_message_at").desc(nulls_last=True), F("id").desc(),
+                name="ticket_status_lastcust_nl",
+            ),
+            models.Index(fields=["status", "-created_at", "-id"], name="ticket_status_created"),
+            models.Index(fields=["status", "-priority", "-id"], name="ticket_status_priority"),
+            models.Index(fields=["status", "-updated_at", "-id"], name="ticket_status_updated"),
+            models.Index(F("status"), SLA_DUE, F("id"), name="ticket_status_sla"),
+            *[
+                models.Index(*columns, name=name, condition=Q(status__in=OPEN_STATUS_VALUES))
+                for name, columns in _OPEN_SORT_INDEXES
+            ],
+            # The Spam view: few rows, read through this small index and sorted, in any sort.
+            models.Index(fields=["-updated_at", "-id"], name="ticket_spam", condition=Q(is_spam=True)),
             models.Index(fields=["-updated_at", "-id"], name="ticket_updated"),
             models.Index(fields=["store", "status", "-updated_at"], name="ticket_store_status"),
             models.Index(fields=["team", "status", "-updated_at"], name="ticket_team_status"),
@@ -589,6 +665,30 @@ class Ticket(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+
+class SavedView(models.Model):
+    """An agent's own filtered inbox view: a name, the filters and the sort, listed in the inbox's
+    sidebar. Only its owner sees it."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views", verbose_name=_("owner"),
+    )
+    name = models.CharField(_("name"), max_length=80)
+    # The inbox's query parameters (tickets.inbox.params.ViewParams.to_query), e.g.
+    # {"view": "open", "store": ["3"], "tag": ["7"]}: validated again each time it is opened.
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
+    sort = models.CharField(_("sort"), max_length=20, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="saved_view_owner_name")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Message(models.Model):
@@ -746,6 +846,10 @@ class TicketEvent(models.Model):
         SLA_WARNING = "sla_warning", _("SLA warning")
         SLA_BREACHED = "sla_breached", _("SLA breached")
         RULE_APPLIED = "rule_applied", _("Automation rule applied")
+        SPLIT = "split", _("Message split off")
+        LINKED = "linked", _("Ticket linked")
+        UNLINKED = "unlinked", _("Ticket link removed")
+        SPAM = "spam", _("Marked as spam")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket"))
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -1153,3 +1257,61 @@ class AutomationRule(models.Model):
         from tickets.routing.rules import validate_rule
 
         validate_rule(self)
+
+
+class TicketLink(models.Model):
+    """A link between two tickets, shown on both: "related" reads the same both ways; "duplicate"
+    and "follow_up" read from `from_ticket` ("duplicate of #to") and back ("has a duplicate: #from")."""
+
+    class Kind(models.TextChoices):
+        RELATED = "related", _("Related")
+        DUPLICATE = "duplicate", _("Duplicate")
+        FOLLOW_UP = "follow_up", _("Follow-up")
+
+    from_ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="links_out", verbose_name=_("ticket"),
+    )
+    to_ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="links_in", verbose_name=_("linked ticket"),
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.RELATED)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("ticket link")
+        verbose_name_plural = _("ticket links")
+        constraints = [
+            models.UniqueConstraint(fields=["from_ticket", "to_ticket"], name="ticket_link_once"),
+            models.CheckConstraint(condition=~Q(from_ticket=models.F("to_ticket")), name="ticket_link_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.from_ticket_id} {self.kind} #{self.to_ticket_id}"
+
+
+
+# --- Search (tickets.search) -----------------------------------------------------------------
+
+
+class TicketSearchDocument(models.Model):
+    """A ticket's words for full-text search: subject, customer names, addresses, phone numbers,
+    order numbers and message texts. Written only by the database triggers of migration 0012
+    (whatever path writes the ticket or its messages); read by `tickets.search`."""
+
+    ticket = models.OneToOneField(
+        Ticket, on_delete=models.DO_NOTHING, primary_key=True, related_name="search_document",
+        db_constraint=False, verbose_name=_("ticket"),  # the database's own FK cascades on delete
+    )
+    document = SearchVectorField(_("search document"))
+
+    class Meta:
+        verbose_name = _("ticket search document")
+        verbose_name_plural = _("ticket search documents")
+
+    def __str__(self) -> str:
+        return f"search document of ticket {self.ticket_id}"

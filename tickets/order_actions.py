@@ -23,7 +23,7 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from channels_ingest.base import ChannelError, NormalizedOrder, NormalizedRefund
-from tickets.models import Order, Ticket, TicketEvent
+from tickets.models import ChannelAccount, Order, Ticket, TicketEvent
 
 ACTIONS_BY_MARKETPLACE = {
     "shopify": ("refund", "cancel", "note"),
@@ -58,6 +58,9 @@ def refundable_amount(order: Order) -> Decimal:
 def _check(order: Order, action: str, ticket: Ticket) -> None:
     if action not in available_actions(order):
         raise OrderActionNotAllowed(_("This shop does not allow that action on its orders from here."))
+    # Read now, not from a cached account: an admin may have paused it a moment ago.
+    if ChannelAccount.objects.filter(pk=order.channel_account_id, status=ChannelAccount.Status.PAUSED).exists():
+        raise OrderActionNotAllowed(_("The shop's channel account is paused: resume it on the Channels page first."))
     if not ticket.orders.filter(pk=order.pk).exists():
         raise OrderActionNotAllowed(_("The order is not linked to this ticket."))
 

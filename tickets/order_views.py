@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from tickets import actions, order_actions
+from tickets.access import can_view_order
 from tickets.models import Order
 from tickets.orders import find_order_for_link, unlink_order
 from tickets.views import _render_ticket, _ticket_or_404, helpdesk_role_required
@@ -26,6 +27,8 @@ def link(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _ticket_or_404(request, pk)
     reference = request.POST.get("reference", "")
     order = find_order_for_link(ticket=ticket, reference=reference)
+    if order is not None and not can_view_order(request.user, order):
+        order = None  # a store the agent does not see: as if there were no such order
     if order is None:
         messages.error(request, _("No order %(reference)s in this store.") % {"reference": reference.strip()})
     elif actions.link_order(ticket=ticket, order=order, actor=request.user):
@@ -39,7 +42,7 @@ def link(request: HttpRequest, pk: int) -> HttpResponse:
 @helpdesk_role_required
 def unlink(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
     ticket = _ticket_or_404(request, pk)
-    order = get_object_or_404(Order, pk=order_pk)
+    order = get_object_or_404(ticket.orders.all(), pk=order_pk)
     if unlink_order(ticket=ticket, order=order, actor=request.user):
         messages.success(request, _("Order %(number)s unlinked.") % {"number": order.number})
     return redirect("tickets:detail", pk=ticket.pk)

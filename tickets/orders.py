@@ -321,12 +321,19 @@ def unlink_order(*, ticket: Ticket, order: Order, actor=None) -> bool:
     return True
 
 
-def customer_other_orders(customer: Customer | None, *, exclude: list[int] | None = None, limit: int = 10) -> list[Order]:
+def customer_other_orders(
+    customer: Customer | None, *, exclude: list[int] | None = None, limit: int = 10,
+    store_ids: frozenset[int] | None = None,
+) -> list[Order]:
     """The customer's other orders, newest first, for the ticket page: one indexed query on
-    (customer, placed_at). Their lifetime value is in the customer card (metrics.customer_value)."""
+    (customer, placed_at); with `store_ids` (tickets.access), only those stores' orders. Their
+    lifetime value is in the customer card (metrics.customer_value)."""
     if customer is None:
         return []
-    return list(Order.objects.filter(customer=customer).exclude(pk__in=exclude or []).order_by("-placed_at")[:limit])
+    orders = Order.objects.filter(customer=customer)
+    if store_ids is not None:
+        orders = orders.filter(store_id__in=store_ids)
+    return list(orders.exclude(pk__in=exclude or []).order_by("-placed_at")[:limit])
 
 
 def address_lines(address: dict | None) -> list[str]:
@@ -345,3 +352,202 @@ def address_lines(address: dict | None) -> list[str]:
         join("phone"),
     ]
     return [line for line in lines if line]
+
+
+# --- The ticket page's order panel ---------------------------------------------------------------
+#
+# Two queries whatever the number of orders, lines, shipments and refunds:
+# 1. the ticket's linked orders (through the ticket-order link's index), with their store and
+#    account joined and their lines, shipments and refunds aggregated as JSON by index look-ups
+#    on each child table's order_id;
+# 2. the customer's lifetime spend per currency and their other orders, newest first (both on
+#    the (customer, placed_at) index).
+# JSON numbers are read as Decimal and never pass through a float.
+
+OTHER_ORDERS_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class ShipmentView:
+    shipment: Shipment
+    tracking_href: str  # the tracking link if it is http(s), else ""
+
+
+@dataclass(frozen=True)
+class OrderView:
+    order: Order
+    lines: list
+    shipments: list[ShipmentView]
+    refunds: list = ()
+    actions: tuple[str, ...] = ()  # order actions the shop allows from here (tickets.order_actions)
+    shipping_address: list[str] = ()
+
+
+@dataclass(frozen=True)
+class LifetimeSpend:
+    """What the customer spent in one currency: every order but cancelled and fully refunded ones
+    (the rule of metrics.customer_value)."""
+
+    currency: str
+    total: Decimal
+    order_count: int
+
+
+@dataclass(frozen=True)
+class OrderPanel:
+    linked: list[OrderView]
+    other_orders: list[Order]
+    lifetime_spend: list[LifetimeSpend]
+
+
+def safe_http_url(url: str) -> str:
+    """The URL if it is http(s), else "": tracking links come from marketplaces' payloads, and a
+    javascript: link must never become clickable in an agent's session."""
+    from urllib.parse import urlsplit
+
+    return url if urlsplit(url or "").scheme in ("http", "https") else ""
+
+
+def _json_children(table: str, columns: str, order_by: str) -> str:
+    return (
+        f"(SELECT coalesce(json_agg(json_build_object({columns}) ORDER BY {order_by}), '[]')::text "
+        f"FROM {table} child WHERE child.order_id = tickets_order.id)"
+    )
+
+
+_LINES_SQL = _json_children(
+    "tickets_orderline",
+    "'id', child.id, 'external_id', child.external_id, 'sku', child.sku, 'title', child.title, "
+    "'quantity', child.quantity, 'unit_price', child.unit_price, 'total', child.total",
+    "child.id",
+)
+_SHIPMENTS_SQL = _json_children(
+    "tickets_shipment",
+    "'id', child.id, 'external_id', child.external_id, 'carrier', child.carrier, "
+    "'tracking_number', child.tracking_number, 'tracking_url', child.tracking_url, 'status', child.status, "
+    "'shipped_at', child.shipped_at, 'delivered_at', child.delivered_at",
+    "child.id",
+)
+_REFUNDS_SQL = _json_children(
+    "tickets_refund",
+    "'id', child.id, 'external_id', child.external_id, 'amount', child.amount, 'currency', child.currency, "
+    "'reason', child.reason, 'lines', child.lines, 'created_at', child.created_at",
+    "child.created_at, child.id",
+)
+
+
+def _load_json(text: str | None) -> list[dict]:
+    import json
+
+    return json.loads(text or "[]", parse_float=Decimal)
+
+
+def _money_field(value) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value or 0))
+
+
+def _datetime_field(value):
+    from django.utils.dateparse import parse_datetime
+
+    return parse_datetime(value) if value else None
+
+
+def _children(order: Order, lines: str, shipments: str, refunds: str) -> tuple[list, list, list]:
+    line_rows = [
+        OrderLine(order=order, **{**row, "unit_price": _money_field(row["unit_price"]), "total": _money_field(row["total"])})
+        for row in _load_json(lines)
+    ]
+    shipment_rows = [
+        Shipment(order=order, **{**row, "shipped_at": _datetime_field(row["shipped_at"]),
+                                 "delivered_at": _datetime_field(row["delivered_at"])})
+        for row in _load_json(shipments)
+    ]
+    refund_rows = [
+        Refund(order=order, **{**row, "amount": _money_field(row["amount"]),
+                               "created_at": _datetime_field(row["created_at"])})
+        for row in _load_json(refunds)
+    ]
+    return line_rows, shipment_rows, refund_rows
+
+
+def linked_order_views(ticket: Ticket) -> list[OrderView]:
+    """The ticket's linked orders, newest first, with everything the panel shows: one query."""
+    from django.db.models.expressions import RawSQL
+
+    from tickets.order_actions import available_actions
+
+    rows = (
+        Order.objects.filter(tickets=ticket)
+        .select_related("store", "channel_account")
+        .annotate(
+            lines_json=RawSQL(_LINES_SQL, []),
+            shipments_json=RawSQL(_SHIPMENTS_SQL, []),
+            refunds_json=RawSQL(_REFUNDS_SQL, []),
+        )
+        .order_by("-placed_at", "-pk")
+    )
+    views = []
+    for order in rows:
+        lines, shipments, refunds = _children(order, order.lines_json, order.shipments_json, order.refunds_json)
+        views.append(OrderView(
+            order=order,
+            lines=lines,
+            shipments=[ShipmentView(shipment, safe_http_url(shipment.tracking_url)) for shipment in shipments],
+            refunds=refunds,
+            actions=available_actions(order),
+            shipping_address=address_lines(order.shipping_address),
+        ))
+    return views
+
+
+def _customer_orders_and_spend(
+    customer_id: int | None, ticket: Ticket, limit: int, store_ids: frozenset[int] | None = None,
+) -> tuple[list[Order], list[LifetimeSpend]]:
+    """One query: the customer's lifetime spend per currency (as JSON, on every row, and on a row
+    of its own when there is no other order) and up to `limit` orders not linked to the ticket;
+    with `store_ids` (tickets.access), only orders of those stores."""
+    if customer_id is None:
+        return [], []
+    stores = None if store_ids is None else sorted(store_ids)
+    from metrics.customer_value import EXCLUDED_STATUSES
+
+    sql = """
+        SELECT spend.summary, other.*
+        FROM (
+            SELECT coalesce(json_agg(json_build_object('currency', s.currency, 'total', s.total, 'count', s.n)
+                                     ORDER BY s.total DESC, s.currency), '[]')::text AS summary
+            FROM (SELECT currency, sum(total) AS total, count(*) AS n FROM tickets_order
+                  WHERE customer_id = %s AND NOT (status = ANY(%s))
+                    AND (%s::bigint[] IS NULL OR store_id = ANY(%s::bigint[])) GROUP BY currency) s
+        ) spend
+        LEFT JOIN LATERAL (
+            SELECT o.* FROM tickets_order o
+            WHERE o.customer_id = %s
+              AND (%s::bigint[] IS NULL OR o.store_id = ANY(%s::bigint[]))
+              AND NOT EXISTS (SELECT 1 FROM tickets_ticket_orders link
+                              WHERE link.ticket_id = %s AND link.order_id = o.id)
+            ORDER BY o.placed_at DESC, o.id DESC
+            LIMIT %s
+        ) other ON true
+    """
+    params = [customer_id, [str(status) for status in EXCLUDED_STATUSES], stores, stores, customer_id, stores, stores,
+              ticket.pk, limit]
+    rows = list(Order.objects.raw(sql, params))
+    spend = [
+        LifetimeSpend(currency=item["currency"], total=_money_field(item["total"]), order_count=int(item["count"]))
+        for item in _load_json(rows[0].summary if rows else "[]")
+    ]
+    return [row for row in rows if row.pk is not None], spend
+
+
+def order_panel(
+    ticket: Ticket, *, other_limit: int = OTHER_ORDERS_LIMIT, store_ids: frozenset[int] | None = None,
+) -> OrderPanel:
+    """Everything the ticket page shows about orders, in two indexed queries whatever the number
+    of orders: the linked orders (lines, shipments with safe tracking links, refunds, the actions
+    the shop allows, the shipping address), the customer's other orders, newest first, and their
+    lifetime spend per currency. `store_ids` (the agent's, `tickets.access.visible_store_ids`)
+    keeps other stores' orders out of the other orders and the spend; None: every store."""
+    linked = linked_order_views(ticket)
+    others, spend = _customer_orders_and_spend(ticket.customer_id, ticket, other_limit, store_ids)
+    return OrderPanel(linked=linked, other_orders=others, lifetime_spend=spend)

@@ -1,4 +1,5 @@
-"""The agents' server-rendered pages: the inbox and the ticket page.
+"""The agents' server-rendered pages: the ticket page (the inbox lives in tickets.inbox), its reply
+and status forms, and the attachment downloads.
 
 Views stay thin: they read with a fixed number of queries, shape what the templates display, and
 hand every state change to `tickets.actions`.
@@ -6,52 +7,45 @@ hand every state change to `tickets.actions`.
 
 from __future__ import annotations
 
-import binascii
 import re
-from base64 import urlsafe_b64decode, urlsafe_b64encode
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from channels_ingest.email.amazon import check_amazon_reply
-from metrics.customer_value import lifetime_value
-from tickets import actions, display
-from tickets.delivery import reply_window
+from tickets import actions, composer, display, ticket_page
+from tickets.access import visible_store_ids
+from tickets.canned import PLACEHOLDERS
+from tickets.composer import ComposerForm
+from tickets.mentions import helpdesk_users
 from tickets.models import (
     Attachment,
     Channel,
     ChannelIdentity,
-    Customer,
-    Language,
     Message,
     Order,
     Shipment,
+    Tag,
+    Team,
     Ticket,
     TicketEvent,
+    TicketLink,
 )
-from tickets.orders import address_lines, customer_other_orders
+from tickets.orders import address_lines, order_panel
 from tickets.roles import role_of
-from tickets.sla import display as sla_display
-
-# Rows per inbox page. A module constant so tests can lower it instead of creating hundreds of rows.
-INBOX_PAGE_SIZE = 50
 
 
 def helpdesk_role_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -68,241 +62,18 @@ def helpdesk_role_required(view: Callable[..., HttpResponse]) -> Callable[..., H
     return wrapped
 
 
-# --- Keyset pagination ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """A position in the inbox order (-updated_at, -id).
-
-    Encoded opaquely in the URL: it is a position, not something to edit, and an ISO timestamp's
-    "+" would need escaping anyway.
-    """
-
-    updated_at: datetime
-    id: int
-
-    @classmethod
-    def of(cls, ticket: Ticket) -> Cursor:
-        return cls(ticket.updated_at, ticket.pk)
-
-    def encode(self) -> str:
-        raw = f"{self.updated_at.isoformat()}|{self.id}".encode()
-        return urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, token: str | None) -> Cursor | None:
-        """None for a missing or malformed cursor: the inbox then starts from the newest ticket."""
-        if not token:
-            return None
-        try:
-            raw = urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            stamp, separator, ident = raw.partition("|")
-            when = datetime.fromisoformat(stamp)
-            pk = int(ident)
-            # Out of bigint range would be a database error, not an empty page.
-            if not separator or timezone.is_naive(when) or not 0 < pk < 2**63:
-                return None
-            return cls(when, pk)
-        except (ValueError, binascii.Error, UnicodeDecodeError):
-            return None
-
-
-def _older_than(cursor: Cursor) -> Q:
-    return Q(updated_at__lt=cursor.updated_at) | Q(updated_at=cursor.updated_at, pk__lt=cursor.id)
-
-
-def _newer_than(cursor: Cursor) -> Q:
-    return Q(updated_at__gt=cursor.updated_at) | Q(updated_at=cursor.updated_at, pk__gt=cursor.id)
-
-
-@dataclass(frozen=True)
-class KeysetPage:
-    items: list[Ticket]
-    next_cursor: Cursor | None
-    previous_cursor: Cursor | None
-
-
-def paginate_newest_first(
-    queryset: QuerySet[Ticket], *, after: Cursor | None, before: Cursor | None, size: int
-) -> KeysetPage:
-    """One page of tickets ordered by (-updated_at, -id), starting just past a cursor.
-
-    `after` walks towards older tickets, `before` back towards newer ones. Each page is a range
-    scan on the ticket_updated index whatever its depth, where OFFSET would read and discard every
-    earlier row; and a ticket updated meanwhile moves to the top instead of shifting every page.
-    """
-    newest_first = queryset.order_by("-updated_at", "-id")
-    if before is not None:
-        rows = list(queryset.filter(_newer_than(before)).order_by("updated_at", "id")[: size + 1])
-        has_newer = len(rows) > size
-        items = rows[:size][::-1]
-        has_older = bool(items) and newest_first.filter(_older_than(Cursor.of(items[-1]))).exists()
-    else:
-        scoped = newest_first.filter(_older_than(after)) if after is not None else newest_first
-        rows = list(scoped[: size + 1])
-        has_older = len(rows) > size
-        items = rows[:size]
-        has_newer = (
-            after is not None
-            and bool(items)
-            and newest_first.filter(_newer_than(Cursor.of(items[0]))).exists()
-        )
-    return KeysetPage(
-        items=items,
-        next_cursor=Cursor.of(items[-1]) if has_older else None,
-        previous_cursor=Cursor.of(items[0]) if has_newer else None,
-    )
-
-
-# --- Inbox ----------------------------------------------------------------------------------
-
-
-class InboxFilterForm(forms.Form):
-    status = forms.ChoiceField(
-        label=gettext_lazy("Status"),
-        required=False,
-        choices=[("", gettext_lazy("All statuses")), *Ticket.Status.choices],
-        widget=forms.Select(attrs={"class": "select"}),
-    )
-    channel = forms.ChoiceField(
-        label=gettext_lazy("Channel"),
-        required=False,
-        choices=[("", gettext_lazy("All channels")), *Channel.choices],
-        widget=forms.Select(attrs={"class": "select"}),
-    )
-    sla = forms.ChoiceField(
-        label=gettext_lazy("SLA"),
-        required=False,
-        choices=[("", gettext_lazy("Any SLA state")), *sla_display.INBOX_FILTERS],
-        widget=forms.Select(attrs={"class": "select"}),
-    )
-
-
-def _inbox_url(filters: dict[str, str], **cursor: str) -> str:
-    """The inbox URL keeping the active filters, so paging never drops them."""
-    params = {name: value for name, value in filters.items() if value}
-    params.update(cursor)
-    query = urlencode(params)
-    return reverse("tickets:inbox") + (f"?{query}" if query else "")
-
-
-@require_GET
-@helpdesk_role_required
-def inbox(request: HttpRequest) -> HttpResponse:
-    form = InboxFilterForm(request.GET)
-    # An unknown value (an old bookmark, a hand-edited URL) drops that one filter rather than
-    # failing: cleaned_data keeps the fields that did validate.
-    form.is_valid()
-    filters = {name: value for name, value in form.cleaned_data.items() if value}
-
-    tickets = Ticket.objects.visible_to(request.user).select_related(
-        "customer", "store", "assignee"
-    )
-    if "status" in filters:
-        tickets = tickets.filter(status=filters["status"])
-    if "channel" in filters:
-        tickets = tickets.filter(channel=filters["channel"])
-    if "sla" in filters:
-        tickets = tickets.filter(sla_display.inbox_filter(filters["sla"]))
-
-    after = Cursor.decode(request.GET.get("after"))
-    before = None if after else Cursor.decode(request.GET.get("before"))
-    page = paginate_newest_first(tickets, after=after, before=before, size=INBOX_PAGE_SIZE)
-
-    context = {
-        "nav": "inbox",
-        "form": form,
-        "tickets": page.items,
-        "sla_deadlines": sla_display.nearest_deadlines(page.items),
-        "is_filtered": bool(filters),
-        "clear_url": reverse("tickets:inbox"),
-        "next_url": _inbox_url(filters, after=page.next_cursor.encode())
-        if page.next_cursor
-        else "",
-        "previous_url": _inbox_url(filters, before=page.previous_cursor.encode())
-        if page.previous_cursor
-        else "",
-        "newest_url": _inbox_url(filters) if (after or before) else "",
-    }
-    return render(request, "tickets/inbox.html", context)
-
-
 # --- Ticket page ----------------------------------------------------------------------------
-
-
-class ReplyForm(forms.Form):
-    KIND_REPLY = Message.Direction.OUTBOUND
-    KIND_NOTE = Message.Direction.NOTE
-
-    kind = forms.ChoiceField(
-        label=gettext_lazy("Type"),
-        choices=[
-            (KIND_REPLY, gettext_lazy("Reply to the customer")),
-            (KIND_NOTE, gettext_lazy("Internal note")),
-        ],
-        initial=KIND_REPLY,
-        widget=forms.RadioSelect,
-    )
-    body = forms.CharField(
-        label=gettext_lazy("Message"),
-        max_length=20000,
-        strip=True,
-        widget=forms.Textarea(
-            attrs={
-                "rows": 5,
-                "class": "textarea",
-                "placeholder": gettext_lazy("Write your message…"),
-            }
-        ),
-    )
-    # Only offered once Amazon's guidelines check has found something: the agent then decides.
-    confirm_amazon_rules = forms.BooleanField(label=gettext_lazy("Send anyway"), required=False)
+#
+# The page's data is read by `tickets.ticket_page` (conversation, customer panel, timeline, links)
+# and `tickets.composer` (reply options, checks); its action forms live in `tickets.ticket_views`.
 
 
 class StatusForm(forms.Form):
     status = forms.ChoiceField(
         label=gettext_lazy("Status"),
         choices=Ticket.Status.choices,
-        widget=forms.Select(attrs={"class": "select"}),
+        widget=forms.Select(attrs={"class": "select", "id": "ticket-status"}),
     )
-
-
-_BLOCK_TAG = re.compile(r"<(?:br|p|div|li|tr|h[1-6]|blockquote|img)\b", re.IGNORECASE)
-
-
-def _frame_height_rem(body_html: str, shown_images: int) -> int:
-    """A first guess at the iframe's height (it cannot size itself without scripts); the frame's
-    wrapper can be resized by the agent. An image that loads counts as a few lines of text."""
-    lines = len(_BLOCK_TAG.findall(body_html)) + len(strip_tags(body_html)) // 90 + 3 * shown_images
-    return max(5, min(32, 3 + int(lines * 1.5)))
-
-
-def _person_name(user: Any) -> str:
-    return (user.get_full_name() or user.get_username()) if user is not None else ""
-
-
-def _author_label(message: Message, ticket: Ticket) -> str:
-    if message.author_type == Message.AuthorType.CUSTOMER:
-        return str(message.author_customer or ticket.customer)
-    if message.author_user is not None:
-        return _person_name(message.author_user)
-    return str(Message.AuthorType(message.author_type).label)
-
-
-@dataclass(frozen=True)
-class ConversationEntry:
-    message: Message
-    author: str
-    frame_document: str
-    frame_height_rem: int
-    blocked_images: int
-    show_images_url: str
-    visible_text: str  # the new part of a plain-text message, "" when nothing is folded away
-    auto_reply: display.AutoReplyLabel | None
-    shows_delivery: bool
-    is_undelivered: bool
-    attachments: list[Attachment]
 
 
 @dataclass(frozen=True)
@@ -327,62 +98,6 @@ def _http_url(url: str) -> str:
     return url if urlsplit(url).scheme in ("http", "https") else ""
 
 
-def _images_shown(request: HttpRequest) -> frozenset[int]:
-    """Ids of the messages whose remote images the agent chose to see (`?images=12,15`); anything
-    that is not an id is ignored, so a hand-edited URL shows fewer images, never an error."""
-    parts = request.GET.get("images", "").split(",")
-    return frozenset(int(part) for part in parts if re.fullmatch(r"[0-9]{1,18}", part.strip()))
-
-
-def _show_images_url(detail_url: str, shown: frozenset[int], message_id: int) -> str:
-    ids = ",".join(str(pk) for pk in sorted(shown | {message_id}))
-    return f"{detail_url}?images={ids}#message-{message_id}"
-
-
-def _conversation(
-    ticket: Ticket, *, origin: str, detail_url: str, images_shown: frozenset[int]
-) -> list[ConversationEntry]:
-    rows = (
-        ticket.messages.select_related("author_user", "author_customer")
-        .prefetch_related("attachments")
-        .order_by("created_at", "pk")
-    )
-    entries = []
-    for message in rows:
-        attachments = list(message.attachments.all())
-        frame = (
-            display.frame_document(
-                message.body_html,
-                origin=origin,
-                inline_urls=display.inline_images(attachments),
-                show_remote=message.pk in images_shown,
-            )
-            if message.body_html
-            else display.MessageHtml("", 0)
-        )
-        outbound = message.direction == Message.Direction.OUTBOUND
-        entries.append(
-            ConversationEntry(
-                message=message,
-                author=_author_label(message, ticket),
-                frame_document=frame.html,
-                frame_height_rem=_frame_height_rem(message.body_html, frame.shown_images)
-                if message.body_html
-                else 0,
-                blocked_images=frame.blocked_images,
-                show_images_url=_show_images_url(detail_url, images_shown, message.pk)
-                if frame.blocked_images
-                else "",
-                visible_text="" if message.body_html else display.folded_text(message),
-                auto_reply=display.auto_reply_label(message),
-                shows_delivery=outbound,
-                is_undelivered=outbound and message.delivery_state == Message.DeliveryState.FAILED,
-                attachments=attachments,
-            )
-        )
-    return entries
-
-
 def _orders(ticket: Ticket) -> list[OrderView]:
     from tickets.order_actions import available_actions
 
@@ -404,13 +119,6 @@ def _orders(ticket: Ticket) -> list[OrderView]:
     ]
 
 
-def _language_label(code: str) -> str:
-    try:
-        return str(Language(code).label)
-    except ValueError:
-        return code
-
-
 def _ticket_or_404(request: HttpRequest, pk: int) -> Ticket:
     return get_object_or_404(
         Ticket.objects.visible_to(request.user).select_related(
@@ -420,52 +128,120 @@ def _ticket_or_404(request: HttpRequest, pk: int) -> Ticket:
     )
 
 
+def inbox_origin(request: HttpRequest) -> str:
+    """The inbox view the agent came from (`from`, the inbox's query string), from the page's
+    address or from a form posted on it."""
+    return (request.POST.get("from") or request.GET.get("from") or "")[:2000]
+
+
+def ticket_url(pk: int, origin: str = "", anchor: str = "") -> str:
+    """The ticket page's address, keeping the inbox view the agent came from."""
+    query = f"?{urlencode({'from': origin})}" if origin else ""
+    return reverse("tickets:detail", args=[pk]) + query + (f"#{anchor}" if anchor else "")
+
+
+def _neighbour_urls(request: HttpRequest, ticket: Ticket) -> dict[str, str]:
+    """Links to the previous and next tickets of the inbox view the agent came from (`?from=`, the
+    inbox's query string, carried from ticket to ticket); "" at either end or without a view."""
+    origin = inbox_origin(request)
+    try:
+        from tickets.inbox.queries import neighbours
+    except ImportError:
+        return {"previous": "", "next": ""}
+    previous, following = neighbours(request.user, QueryDict(origin), ticket)
+
+    def url(item: Any) -> str:
+        return ticket_url(getattr(item, "pk", item), origin) if item else ""
+
+    return {"previous": url(previous), "next": url(following)}
+
+
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    raw = request.GET.get(name, "")
+    return int(raw) if re.fullmatch(r"[0-9]{1,18}", raw) else None
+
+
 def _render_ticket(
     request: HttpRequest,
     ticket: Ticket,
     *,
-    reply_form: ReplyForm | None = None,
+    reply_form: ComposerForm | None = None,
     status_form: StatusForm | None = None,
     amazon_warnings: list[str] | None = None,
     pending_order_action: dict | None = None,
+    composer_result: composer.ComposerResult | None = None,
+    action_error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    customer: Customer = ticket.customer
-    identities = (
-        ChannelIdentity.objects.filter(customer=customer)
-        .select_related("account")
-        .order_by("kind", "value")
-    )
     detail_url = reverse("tickets:detail", args=[ticket.pk])
+    panel = ticket_page.customer_panel(ticket, request.user)
+    options = composer.send_options(ticket, panel.identities)
+    form = reply_form or ComposerForm(
+        options=options, initial={"last_seen_message_id": ticket_page.last_message_id(ticket)}
+    )
+    chosen = form.option if form.is_bound and form.is_valid() else options[0]
+    canned_id = _int_param(request, "canned")
+    canned_preview = composer.canned_preview(ticket, canned_id, request.user) if canned_id else None
+    if canned_preview and not form.is_bound:
+        form.initial["body"] = canned_preview[1]
+    # The order panel: linked orders with lines, shipments and refunds, and the customer's other
+    # orders, in two indexed queries (tickets.orders.order_panel).
+    order_view = order_panel(ticket, store_ids=visible_store_ids(request.user))
+    orders = order_view.linked
     context = {
         "nav": "inbox",
         "ticket": ticket,
-        "conversation": _conversation(
+        "detail_url": detail_url,
+        "split_url_prefix": detail_url + "messages/",
+        "conversation": ticket_page.conversation_page(
             ticket,
+            request.user,
+            scope=request.GET.get("scope", ""),
+            before=_int_param(request, "before"),
             # The frame's policy names this origin for inline images (see tickets.display).
             origin=f"{request.scheme}://{request.get_host()}",
             detail_url=detail_url,
-            images_shown=_images_shown(request),
+            shown=ticket_page.images_shown(request.GET.get("images", "")),
+            inbox_origin=inbox_origin(request),
         ),
-        "customer": customer,
-        "customer_language": _language_label(customer.language),
-        "customer_value": lifetime_value(customer),
-        "identities": list(identities),
-        "orders": (orders := _orders(ticket)),
+        "panel": panel,
+        "customer": ticket.customer,
+        "customer_language": panel.language,
+        "customer_value": panel.lifetime,
+        "identities": panel.identities,
+        "orders": orders,
         # The customer's other orders; an order action awaiting the agent's confirmation.
-        "customer_orders": customer_other_orders(customer, exclude=[item.order.pk for item in orders]),
+        "customer_orders": order_view.other_orders,
         "pending_order_action": pending_order_action,
         "order_action_events": list(
-            ticket.events.filter(kind=TicketEvent.Kind.ORDER_ACTION).order_by("-created_at")[:10]
+            ticket.events.filter(kind=TicketEvent.Kind.ORDER_ACTION).select_related("actor").order_by("-created_at")[:10]
         ),
-        "reply_form": reply_form or ReplyForm(),
+        "reply_form": form,
+        "composer_result": composer_result,
+        "canned_responses": composer.canned_responses(ticket),
+        "canned_preview": canned_preview,
+        "canned_placeholders": PLACEHOLDERS,
+        "send_options": options,
+        "max_attachments": composer.MAX_ATTACHMENTS,
+        "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
         "status_form": status_form or StatusForm(initial={"status": ticket.status}),
         "reply_url": reverse("tickets:reply", args=[ticket.pk]),
         "is_amazon": ticket.channel == Channel.AMAZON,
-        "amazon_warnings": amazon_warnings or [],
+        "amazon_warnings": amazon_warnings or (composer_result.amazon if composer_result else []),
         # Messenger, Instagram and WhatsApp: until when a free-form reply is allowed.
-        "reply_window": reply_window(ticket),
+        "reply_window": composer.window_for(ticket, chosen),
         "status_url": reverse("tickets:change_status", args=[ticket.pk]),
+        "timeline": ticket_page.timeline(ticket),
+        "links": ticket_page.ticket_links(ticket, request.user),
+        "link_kinds": TicketLink.Kind.choices,
+        "assignees": list(helpdesk_users().order_by("first_name", "last_name", "username")),
+        "teams": list(Team.objects.order_by("name")),
+        "all_tags": list(Tag.objects.order_by("name")),
+        "ticket_tags": list(ticket.tags.order_by("name")),
+        "priorities": Ticket.Priority.choices,
+        "neighbours": _neighbour_urls(request, ticket),
+        "inbox_origin": inbox_origin(request),
+        "action_error": action_error,
         # After a rejected POST the address bar shows the POST URL; switching language must come
         # back to the ticket, not to a URL that only accepts POST.
         "language_next": detail_url,
@@ -482,38 +258,33 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @helpdesk_role_required
 def reply(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send a reply or add a note. Held back, with the text kept and the reason shown, when the
+    composer's checks find something (see `tickets.composer`): 409 when newer messages arrived."""
     ticket = _ticket_or_404(request, pk)
-    form = ReplyForm(request.POST)
+    options = composer.send_options(ticket, list(
+        ChannelIdentity.objects.filter(customer_id=ticket.customer_id).select_related("account")
+    ))
+    form = ComposerForm(request.POST, request.FILES, options=options)
     if not form.is_valid():
         return _render_ticket(request, ticket, reply_form=form, status=400)
-    warnings = _amazon_reply_warnings(ticket, form)
-    if warnings:
-        # Nothing is sent: Amazon would refuse or flag the reply, and a flagged account can lose
-        # its messaging rights. The page comes back with the text kept and a "Send anyway" box.
-        return _render_ticket(request, ticket, reply_form=form, amazon_warnings=warnings)
-    message = actions.add_message(
-        ticket=ticket,
-        direction=form.cleaned_data["kind"],
-        body_text=form.cleaned_data["body"],
-        author_user=request.user,
-    )
+    result = composer.submit(ticket=ticket, form=form, user=request.user)
+    if result.held_back:
+        # Nothing is sent. Amazon would refuse or flag the reply (a flagged account can lose its
+        # messaging rights), the provider would not deliver it, or the agent has not seen what
+        # arrived meanwhile. The page comes back with the text kept and a "Send anyway" box.
+        return _render_ticket(request, ticket, reply_form=form, composer_result=result,
+                              status=409 if result.newer else 200)
+    message = result.message
     if message.direction == Message.Direction.NOTE:
         messages.success(request, _("Internal note added."))
     else:
         messages.success(request, _("Reply queued for sending."))
-    return redirect(f"{reverse('tickets:detail', args=[ticket.pk])}#message-{message.pk}")
-
-
-def _amazon_reply_warnings(ticket: Ticket, form: ReplyForm) -> list[str]:
-    """What Amazon's buyer-seller messaging guidelines would object to in a valid reply form; []
-    when the ticket is not an Amazon one, for internal notes (they never reach the buyer), and once
-    the agent has ticked "Send anyway"."""
-    if ticket.channel != Channel.AMAZON or form.cleaned_data["confirm_amazon_rules"]:
-        return []
-    if form.cleaned_data["kind"] != ReplyForm.KIND_REPLY:
-        return []
-    # The composer has no attachments yet; once it does, their names, types and size go here.
-    return check_amazon_reply(form.cleaned_data["body"], [], total_bytes=0)
+    if result.status_changed_to:
+        messages.success(
+            request,
+            _("Status changed to %(status)s.") % {"status": Ticket.Status(result.status_changed_to).label},
+        )
+    return redirect(ticket_url(ticket.pk, inbox_origin(request), f"message-{message.pk}"))
 
 
 @require_POST
@@ -532,7 +303,7 @@ def change_status(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             _("Status changed to %(status)s.") % {"status": Ticket.Status(ticket.status).label},
         )
-    return redirect("tickets:detail", pk=ticket.pk)
+    return redirect(ticket_url(ticket.pk, inbox_origin(request)))
 
 
 def _inline_image_response(attachment: Attachment, image_type: str) -> FileResponse:

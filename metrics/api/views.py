@@ -11,7 +11,7 @@ Endpoint                                agent                  manager         a
 GET metrics/summary/                    own figures            their stores    all
 GET metrics/rows/?by=day|agent|channel  own figures            their stores    all
 GET metrics/comments/                   own answers            their stores    all
-GET metrics/customers/{id}/value/       yes                    yes             yes
+GET metrics/customers/{id}/value/       customers they see     same            all
 ======================================  =====================  ==============  =====
 """
 
@@ -31,8 +31,8 @@ from metrics import customer_value, presenters
 from metrics.queries import FORMULAS, load_dashboard, parse_filters, survey_comments
 from metrics.scope import scope_for
 from metrics.views import ROW_PARTS
+from tickets.access import visible_customers, visible_store_ids
 from tickets.api.permissions import HasHelpdeskRole
-from tickets.models import Customer
 
 FILTER_PARAMETERS = [
     OpenApiParameter("from", str, description="First day, YYYY-MM-DD (default: 29 days before `to`)"),
@@ -115,10 +115,10 @@ class CommentsView(MetricsAPIView):
 class CustomerValueView(MetricsAPIView):
     def get(self, request: Request, customer_id: int) -> Response:
         scope_for(request.user)
-        customer = get_object_or_404(Customer, pk=customer_id)
+        customer = get_object_or_404(visible_customers(request.user), pk=customer_id)
         return Response({"customer": customer.pk, "values": [
             {"currency": v.currency, "total": str(v.total), "order_count": v.order_count,
              "average_order_value": str(v.average_order_value), "first_order_at": v.first_order_at,
              "last_order_at": v.last_order_at, "segment": v.segment}
-            for v in customer_value.lifetime_value(customer)
+            for v in customer_value.lifetime_value(customer, visible_store_ids(request.user))
         ]})

@@ -48,6 +48,14 @@ class TicketFilterSerializer(serializers.Serializer):
     customer = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text=_("A customer's id.")
     )
+    q = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text=_(
+            "Full-text search in subjects, messages, customer names, email addresses, phone numbers "
+            "and order numbers (every word must match; accents and word endings do not matter)."
+        ),
+    )
 
     def validate_status(self, value: str) -> list[str]:
         statuses = [part.strip() for part in value.split(",") if part.strip()]
@@ -93,6 +101,10 @@ class TicketFilterSerializer(serializers.Serializer):
                 queryset = queryset.filter(assignee_id=assignee)
         if "customer" in data:
             queryset = queryset.filter(customer_id=data["customer"])
+        if data.get("q", "").strip():
+            from tickets.search import matching
+
+            queryset = matching(queryset, data["q"])
         return queryset
 
 

@@ -11,6 +11,8 @@ GET    tickets/, tickets/{id}/                          yes    yes      yes
 POST   tickets/                                         yes    yes      yes
 PATCH  tickets/{id}/ (status, assignee, team,           yes    yes      yes
        priority, tags)
+POST   tickets/bulk/ (assign, status, tag, merge,       yes    yes      yes
+       spam; each ticket checked on its own)
 POST   tickets/{id}/orders/ (link an order)             yes    yes      yes
 POST   tickets/{id}/orders/{order}/refund|cancel|note/  yes    yes      yes
 POST   tickets/{id}/orders/{order}/unlink/              yes    yes      yes
@@ -25,6 +27,11 @@ POST   orders/                                          no     no       yes
 Nothing can be deleted or replaced wholesale (no DELETE, no PUT) through the API, whatever the
 role: merges keep the merged rows as pointers, and removing data is left to the Django admin,
 which keeps its own log. `POST auth/token/` is open to anyone with a helpdesk user's password.
+
+Which tickets, messages, customers and orders an endpoint reads is narrowed by `tickets.access`
+(agents and managers: their stores and teams; admins: everything): another store's ticket is a
+404, as if it did not exist, and another store's customer or order named in a request body is
+refused as an unknown id.
 
 A view states its stricter actions in `required_roles` ({action name: minimum role}); every
 other action needs the agent role.

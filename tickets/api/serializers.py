@@ -12,6 +12,7 @@ docstring, untranslated, as its description in the OpenAPI schema.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -21,6 +22,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tickets import access
 from tickets.models import (
     Attachment,
     Channel,
@@ -45,6 +47,28 @@ def helpdesk_users() -> QuerySet:
     return User.objects.filter(is_active=True).filter(
         Q(agent_profile__isnull=False) | Q(is_superuser=True)
     )
+
+
+class VisibleChoicesMixin:
+    # Narrows the objects a client may name (by id) to those the requesting user may see
+    # (`tickets.access`): {field name: function of the user giving the queryset}. Someone else's
+    # store, customer or order is answered like an id that does not exist.
+    visible_choices: dict[str, Callable[[Any], QuerySet]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if user is None:  # no request: schema generation, or a caller outside the API
+            return
+        for name, choices in self.visible_choices.items():
+            self.fields[name].queryset = choices(user)
+
+
+def _visible_channel_accounts(user) -> QuerySet:
+    store_ids = access.visible_store_ids(user)
+    accounts = ChannelAccount.objects.all()
+    return accounts if store_ids is None else accounts.filter(store_id__in=store_ids)
 
 
 # --- Small nested shapes ---------------------------------------------------------------------
@@ -268,7 +292,8 @@ class CustomerDetailSerializer(CustomerSerializer):
         fields = [*CustomerSerializer.Meta.fields, "note", "identities"]
 
 
-class CustomerMergeSerializer(serializers.Serializer):
+class CustomerMergeSerializer(VisibleChoicesMixin, serializers.Serializer):
+    visible_choices = {"into": access.visible_customers}
     into = serializers.PrimaryKeyRelatedField(
         queryset=Customer.objects.all(),
         help_text=_("The customer who remains; everything of this customer moves to them."),
@@ -445,7 +470,12 @@ class TicketWriteSerializer(serializers.Serializer):
     )
 
 
-class TicketCreateSerializer(TicketWriteSerializer):
+class TicketCreateSerializer(VisibleChoicesMixin, TicketWriteSerializer):
+    visible_choices = {
+        "store": access.visible_stores,
+        "customer": access.visible_customers,
+        "channel_account": _visible_channel_accounts,
+    }
     store = serializers.PrimaryKeyRelatedField(
         queryset=Store.objects.all(), help_text=_("The store's id.")
     )
@@ -500,7 +530,8 @@ class TicketUpdateSerializer(TicketWriteSerializer):
         return attrs
 
 
-class LinkOrderSerializer(serializers.Serializer):
+class LinkOrderSerializer(VisibleChoicesMixin, serializers.Serializer):
+    visible_choices = {"order": access.visible_orders}
     order = serializers.PrimaryKeyRelatedField(
         queryset=Order.objects.all(), help_text=_("The order's id.")
     )

@@ -7,7 +7,14 @@ from rest_framework.routers import SimpleRouter
 
 from tickets.api.auth import ObtainTokenView
 from tickets.api.order_actions import TicketOrderActionView
+from tickets.api.ticket_links import (
+    TicketLinksView,
+    TicketLinkView,
+    TicketMergeView,
+    TicketSplitView,
+)
 from tickets.api.views import CustomerViewSet, OrderViewSet, TicketMessageViewSet, TicketViewSet
+from tickets.inbox.api import TicketBulkView
 
 app_name = "api"
 
@@ -28,6 +35,12 @@ urlpatterns = [
         TicketOrderActionView.as_view(),
         name="ticket-order-action",
     ),
+    # Before the router's tickets/{id}/, which would take "bulk" for an id.
+    path("tickets/bulk/", TicketBulkView.as_view(), name="ticket-bulk"),
+    path("tickets/<int:ticket_id>/merge/", TicketMergeView.as_view(), name="ticket-merge"),
+    path("tickets/<int:ticket_id>/split/", TicketSplitView.as_view(), name="ticket-split"),
+    path("tickets/<int:ticket_id>/links/", TicketLinksView.as_view(), name="ticket-links"),
+    path("tickets/<int:ticket_id>/links/<int:link_id>/", TicketLinkView.as_view(), name="ticket-link"),
     path("metrics/", include("metrics.api.urls")),
     *router.urls,
 ]

@@ -25,7 +25,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tickets import actions
+from tickets import access, actions
 from tickets.api.filters import (
     CustomerFilterSerializer,
     OrderFilterSerializer,
@@ -272,7 +272,7 @@ class CustomerViewSet(
 
     def get_queryset(self) -> QuerySet[Customer]:
         # Merged customers stay reachable by id, so that old links still resolve.
-        return Customer.objects.prefetch_related(
+        return access.visible_customers(self.request.user).prefetch_related(
             Prefetch(
                 "identities",
                 queryset=ChannelIdentity.objects.select_related("account").order_by("pk"),
@@ -286,7 +286,7 @@ class CustomerViewSet(
         filters = CustomerFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         # The list shows no identities: skip their prefetch.
-        page = self.paginate_queryset(filters.filter(Customer.objects.all()))
+        page = self.paginate_queryset(filters.filter(access.visible_customers(request.user)))
         return self.get_paginated_response(
             CustomerSerializer(page, many=True, context=self.get_serializer_context()).data
         )
@@ -337,9 +337,10 @@ class OrderViewSet(
     queryset = Order.objects.all()
 
     def get_queryset(self) -> QuerySet[Order]:
+        visible = access.visible_orders(self.request.user)
         if self.action == "list":
-            return Order.objects.select_related("store", "channel_account")
-        return orders_with_details()
+            return visible.select_related("store", "channel_account")
+        return visible.select_related("store", "channel_account").prefetch_related("lines", "shipments")
 
     def get_serializer_class(self) -> type:
         return {"list": OrderSerializer, "create": OrderCreateSerializer}.get(

@@ -17,7 +17,12 @@ from django.db import connection, transaction
 from django.utils import formats
 from django.utils.translation import gettext as _
 
-from tickets.events import INBOX_GROUP, publish_many_on_commit, ticket_changed_payload, ticket_group
+from tickets.events import (
+    inbox_groups,
+    publish_many_on_commit,
+    ticket_changed_payload,
+    ticket_group,
+)
 from tickets.models import ResponseFact, SLAPolicy, Team, Ticket
 from tickets.sla import engine
 
@@ -101,6 +106,7 @@ class TicketRow(NamedTuple):
     assignee_id: int | None
     team_id: int | None
     updated_at: dt.datetime
+    store_id: int
 
 
 def has_escalation(policy: SLAPolicy) -> bool:
@@ -122,7 +128,7 @@ def act_on_recorded(recorded, now: dt.datetime) -> None:
     with connection.cursor() as cursor:
         # One array parameter rather than a thousand: pk__in builds each one in Python.
         cursor.execute(
-            f"SELECT id, status, subject, channel, assignee_id, team_id, updated_at FROM {Ticket._meta.db_table} "
+            f"SELECT id, status, subject, channel, assignee_id, team_id, updated_at, store_id FROM {Ticket._meta.db_table} "
             "WHERE id = ANY(%s)", [list(per_ticket)],
         )
         tickets = {row[0]: TicketRow(*row) for row in cursor.fetchall()}
@@ -131,7 +137,7 @@ def act_on_recorded(recorded, now: dt.datetime) -> None:
     user_ids = {t.assignee_id for t in tickets.values() if t.assignee_id} | {u for u in leads.values() if u}
     users = get_user_model().objects.select_related("agent_profile").in_bulk(list(user_ids)) if user_ids else {}
     live: list[tuple[list[str], dict]] = []
-    inbox: list[dict] = []  # one message for the inbox per batch, not one per ticket
+    inbox: dict[str, list[dict]] = {}  # one message per inbox group per batch, not one per ticket
     notifications = []
     escalations: list[tuple[TicketRow, SLAPolicy]] = []
     for ticket_id, items in per_ticket.items():
@@ -143,7 +149,8 @@ def act_on_recorded(recorded, now: dt.datetime) -> None:
             "sla": [{"clock": clock.kind, "event": what, "due_at": clock.due_at.isoformat()} for clock, what in items],
         }
         live.append(([ticket_group(ticket.pk)], payload))
-        inbox.append({**payload["ticket"], "sla": payload["sla"]})
+        for group in inbox_groups(ticket):
+            inbox.setdefault(group, []).append({**payload["ticket"], "sla": payload["sla"]})
         for clock, what in items:
             policy = engine.policy_by_id(clock.policy_id)
             people = recipients(users.get(ticket.assignee_id), users.get(leads.get(ticket.team_id)), policy, what)
@@ -160,6 +167,5 @@ def act_on_recorded(recorded, now: dt.datetime) -> None:
                 escalate(Ticket.objects.get(pk=row.pk), policy)
         except Exception:
             logger.exception("SLA escalation of ticket %s failed", row.pk)
-    if inbox:
-        live.insert(0, ([INBOX_GROUP], {"type": "sla.changed", "tickets": inbox}))
+    live[:0] = [([group], {"type": "sla.changed", "tickets": items}) for group, items in inbox.items()]
     publish_many_on_commit(live)

@@ -25,8 +25,6 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from urllib.parse import quote, urlencode
 
-from django.utils import timezone
-
 from channels_ingest import shop_http
 from channels_ingest.adapters.amazon_sp.regions import endpoint_for
 from channels_ingest.shop_http import CredentialsRejected, ProviderError
@@ -56,13 +54,10 @@ class CredentialsExpired(CredentialsRejected):
 
 def mark_credentials_expired(account, error: str) -> None:
     """Record on the account that the seller must authorise the app again."""
-    from tickets.models import ChannelAccount
+    from channels_ingest.accounts.health import mark_credentials_expired as mark
 
-    message = f"{timezone.now():%Y-%m-%d %H:%M} Amazon credentials expired or revoked: {error}. " \
-              "Authorise the app again in Seller Central and paste the new refresh token."
-    ChannelAccount.objects.filter(pk=account.pk).update(status=ChannelAccount.Status.ERROR, last_error=message[:2000])
-    account.status = ChannelAccount.Status.ERROR
-    account.last_error = message[:2000]
+    mark(account, f"Amazon credentials expired or revoked: {error}. "
+                  "Authorise the app again in Seller Central and paste the new refresh token.")
 
 
 def _error_detail(raw: bytes) -> str:

@@ -62,10 +62,9 @@ def _token_request(account: ChannelAccount, form: dict[str, str], sleep=None) ->
 
 def mark_credentials_expired(account: ChannelAccount, reason: str) -> None:
     """The account cannot reach eBay until an admin reconnects it: say so on the account."""
-    message = f"{timezone.now():%Y-%m-%d %H:%M} eBay credentials expired or revoked: {reason}. Reconnect the account."
-    ChannelAccount.objects.filter(pk=account.pk).update(status=ChannelAccount.Status.ERROR, last_error=message[:2000])
-    account.status = ChannelAccount.Status.ERROR
-    account.last_error = message[:2000]
+    from channels_ingest.accounts.health import mark_credentials_expired as mark
+
+    mark(account, f"eBay credentials expired or revoked: {reason}. Reconnect the account.")
 
 
 def refresh_user_token(account: ChannelAccount, *, sleep=None) -> str:

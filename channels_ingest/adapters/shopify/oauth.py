@@ -79,7 +79,9 @@ def exchange_code(account, code: str) -> dict:
         raise shop_http.ProviderError("Shopify answered without an access token", permanent=True, status=answer.status)
     account.set_secrets({**stored, "access_token": token})
     account.settings = {**(account.settings or {}), "scopes": (answer.data or {}).get("scope", "")}
-    account.status = account.Status.ACTIVE
+    if account.status != account.Status.PAUSED:
+        account.status = account.Status.ACTIVE
     account.last_error = ""
-    account.save(update_fields=["secrets_encrypted", "settings", "status", "last_error"])
+    account.credentials_expired_at = None
+    account.save(update_fields=["secrets_encrypted", "settings", "status", "last_error", "credentials_expired_at"])
     return {"scope": answer.data.get("scope", "")}

@@ -7,6 +7,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -23,7 +24,11 @@ SESSION_KEY = "shopify_oauth"
 def install(request: HttpRequest, account: str) -> HttpResponse:
     channel_account = get_object_or_404(ChannelAccount, public_id=account, provider="shopify")
     state = oauth.new_state()
-    request.session[SESSION_KEY] = {"state": state, "account": channel_account.pk}
+    # Where to come back to after the callback (the Channels page passes its account page).
+    back = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        back = ""
+    request.session[SESSION_KEY] = {"state": state, "account": channel_account.pk, "next": back}
     callback = request.build_absolute_uri(reverse("shopify:callback"))
     return redirect(oauth.authorize_url(channel_account, redirect_uri=callback, state=state))
 
@@ -40,7 +45,7 @@ def callback(request: HttpRequest) -> HttpResponse:
         oauth.check_callback(channel_account, params, expected_state=pending.get("state"))
     except oauth.InstallRefused as exc:
         return HttpResponseBadRequest(_("Shopify installation refused: %(reason)s") % {"reason": exc})
-    admin_page = reverse("admin:tickets_channelaccount_change", args=[channel_account.pk])
+    admin_page = pending.get("next") or reverse("admin:tickets_channelaccount_change", args=[channel_account.pk])
     try:
         oauth.exchange_code(channel_account, params["code"])
     except ProviderError as exc:
