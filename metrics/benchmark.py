@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpdesk.benchmarking import bench_database_url, reset_bench_database
+from helpdesk.benchmarking import bench_database_url, insert_select, reset_bench_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE = "helpdesk_bench_metrics"
@@ -36,28 +36,6 @@ def _step(label: str, started: float) -> float:
     return now
 
 
-def _fill_defaults(cursor, table: str, given: dict[str, str]) -> tuple[str, str]:
-    """Column list and expressions for an INSERT ... SELECT: the given expressions, plus a neutral
-    value for every other NOT NULL column without a database default (Django keeps defaults in
-    Python), so the loader keeps working when other apps add columns."""
-    cursor.execute(
-        """SELECT column_name, data_type FROM information_schema.columns
-           WHERE table_name = %s AND is_nullable = 'NO' AND column_default IS NULL AND is_identity = 'NO'""",
-        [table],
-    )
-    neutral = {"text": "''", "character varying": "''", "integer": "0", "smallint": "0", "bigint": "0",
-               "boolean": "false", "jsonb": "'{}'::jsonb", "numeric": "0", "timestamp with time zone": "now()",
-               "date": "current_date", "uuid": "gen_random_uuid()", "double precision": "0"}
-    columns = dict(given)
-    for name, data_type in cursor.fetchall():
-        if name not in columns and name != "id":
-            columns[name] = neutral[data_type]
-    return ", ".join(columns), ", ".join(columns.values())
-
-
-def _insert(cursor, table: str, given: dict[str, str], source: str, params: dict | None = None) -> None:
-    names, values = _fill_defaults(cursor, table, given)
-    cursor.execute(f"INSERT INTO {table} ({names}) SELECT {values} FROM {source}", params or {})
 
 
 def load(tickets: int, answers: int, days: int, agents: int) -> dict:
@@ -92,7 +70,7 @@ def load(tickets: int, answers: int, days: int, agents: int) -> dict:
         # triggers (superuser only; the embedded server's user is one). Reset below.
         cursor.execute("SET session_replication_role = replica")
         cursor.execute("SELECT setseed(0.42)")
-        _insert(cursor, "tickets_customer", {"name": "'Customer ' || g", "email": "'c' || g || '@example.com'",
+        insert_select(cursor, "tickets_customer", {"name": "'Customer ' || g", "email": "'c' || g || '@example.com'",
                                              "created_at": "now()", "updated_at": "now()"},
                 "generate_series(1, %(customers)s) g", params)
         # Each agent is in one team, which serves one store; tickets of a store go to its agents,
@@ -110,7 +88,7 @@ def load(tickets: int, answers: int, days: int, agents: int) -> dict:
         cursor.execute("SELECT min(id) FROM tickets_customer")
         (first_customer,) = cursor.fetchone()
         params["first_customer"] = first_customer
-        _insert(cursor, "tickets_ticket", {
+        insert_select(cursor, "tickets_ticket", {
             "store_id": "b.store_id", "channel": "b.channel", "customer_id": "%(first_customer)s + b.customer_n - 1",
             "subject": "'Where is my order ' || b.n", "status": "CASE WHEN b.solved THEN 'solved' ELSE 'open' END",
             "priority": "2", "team_id": "b.team_id", "assignee_id": "b.agent_id", "language": "'en'",
@@ -123,7 +101,7 @@ def load(tickets: int, answers: int, days: int, agents: int) -> dict:
             (SELECT id, row_number() OVER (ORDER BY id) AS n FROM tickets_ticket) t WHERE t.n = b.n""")
         cursor.execute("CREATE INDEX ON bench_t (ticket_id)")
         started = _step(f"{tickets:,} tickets", started)
-        _insert(cursor, "tickets_message", {
+        insert_select(cursor, "tickets_message", {
             "ticket_id": "b.ticket_id", "direction": "d.direction",
             "author_type": "CASE WHEN d.direction = 'inbound' THEN 'customer' ELSE 'agent' END",
             "author_user_id": "CASE WHEN d.direction = 'outbound' THEN b.agent_id END",
@@ -132,34 +110,34 @@ def load(tickets: int, answers: int, days: int, agents: int) -> dict:
             "created_at": "b.created_at + d.offset_seconds * interval '1 second'",
         }, "bench_t b CROSS JOIN LATERAL (VALUES ('inbound', 0), ('outbound', b.fr)) d(direction, offset_seconds)")
         started = _step(f"{2 * tickets:,} messages", started)
-        _insert(cursor, "tickets_ticketevent", {"ticket_id": "ticket_id", "kind": "'created'", "data": "'{}'::jsonb",
+        insert_select(cursor, "tickets_ticketevent", {"ticket_id": "ticket_id", "kind": "'created'", "data": "'{}'::jsonb",
                                                 "created_at": "created_at"}, "bench_t")
-        _insert(cursor, "tickets_ticketevent", {
+        insert_select(cursor, "tickets_ticketevent", {
             "ticket_id": "m.ticket_id", "kind": "'message'", "actor_id": "m.author_user_id",
             "data": "jsonb_build_object('message_id', m.id, 'direction', m.direction)", "created_at": "m.created_at",
         }, "tickets_message m")
-        _insert(cursor, "tickets_ticketevent", {
+        insert_select(cursor, "tickets_ticketevent", {
             "ticket_id": "ticket_id", "kind": "'status_changed'", "actor_id": "agent_id",
             "data": "'{\"from\": \"open\", \"to\": \"solved\"}'::jsonb",
             "created_at": "created_at + res * interval '1 second'"}, "bench_t WHERE solved")
-        _insert(cursor, "tickets_ticketevent", {
+        insert_select(cursor, "tickets_ticketevent", {
             "ticket_id": "ticket_id", "kind": "'reopened'", "data": "'{\"from\": \"solved\", \"to\": \"open\"}'::jsonb",
             "created_at": "created_at + (res + 7200) * interval '1 second'"}, "bench_t WHERE solved AND reopened")
         started = _step("ticket events", started)
-        _insert(cursor, "tickets_responsefact", {
+        insert_select(cursor, "tickets_responsefact", {
             "ticket_id": "ticket_id", "kind": "'first_response'", "store_id": "store_id", "channel": "channel",
             "team_id": "team_id", "agent_id": "agent_id", "started_at": "created_at",
             "completed_at": "created_at + fr * interval '1 second'", "due_at": "created_at + interval '4 hours'",
             "business_seconds": "(fr * 0.6)::int", "calendar_seconds": "fr", "breached": "fr > 14400",
         }, "bench_t")
-        _insert(cursor, "tickets_responsefact", {
+        insert_select(cursor, "tickets_responsefact", {
             "ticket_id": "ticket_id", "kind": "'resolution'", "store_id": "store_id", "channel": "channel",
             "team_id": "team_id", "agent_id": "agent_id", "started_at": "created_at",
             "completed_at": "created_at + res * interval '1 second'", "due_at": "created_at + interval '48 hours'",
             "business_seconds": "(res * 0.5)::int", "calendar_seconds": "res", "breached": "res > 172800",
         }, "bench_t WHERE solved")
         started = _step("SLA response facts", started)
-        _insert(cursor, "surveys_survey", {
+        insert_select(cursor, "surveys_survey", {
             "ticket_id": "b.ticket_id", "store_id": "b.store_id",
             "customer_id": "%(first_customer)s + b.customer_n - 1", "channel": "b.channel",
             "kinds": "'[\"csat\", \"nps\", \"ces\"]'::jsonb", "language": "'en'", "status": "'sent'",
@@ -169,7 +147,7 @@ def load(tickets: int, answers: int, days: int, agents: int) -> dict:
         cursor.execute("SELECT min(id) FROM surveys_survey")
         (params["first_survey"],) = cursor.fetchone()
         started = _step(f"{params['surveys']:,} surveys", started)
-        _insert(cursor, "surveys_surveyanswer", {
+        insert_select(cursor, "surveys_surveyanswer", {
             "survey_id": "sv.id", "kind": "k.kind",
             "score": """CASE k.kind WHEN 'csat' THEN LEAST(5, 1 + floor(power(random(), 0.4) * 5))
                         WHEN 'nps' THEN LEAST(10, floor(power(random(), 0.5) * 11))
@@ -250,7 +228,7 @@ def run(tickets: int, answers: int, days: int, agents: int, repeat: int, keep: b
             "DATABASE_URL": bench_database_url(os.environ["DATABASE_URL"], DATABASE),
             "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1", "DJANGO_SECURE_SSL_REDIRECT": "0",
             "LOG_LEVEL": "WARNING",
-        }, DATABASE)
+        })
         print(f"Metrics benchmark: {tickets:,} tickets, {answers:,} survey answers over {days} days, "
               f"database {DATABASE}", flush=True)
         reset_bench_database(os.environ["DATABASE_URL"], DATABASE)

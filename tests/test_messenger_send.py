@@ -125,3 +125,51 @@ def test_account_without_a_token_fails_the_reply(graph):
 
     assert reply.delivery_state == "failed"
     assert reply.failure_reason == "The account has no page access token."
+
+
+def _reply_on_messenger_from_an_email_ticket(account, *, messenger_wrote_ago, email_wrote_ago):
+    """The customer wrote on Messenger (one ticket) and by email (another); the agent answers the
+    email ticket on Messenger."""
+    from django.utils import timezone
+
+    from tests.factories import ChannelAccountFactory
+    from tickets import actions
+
+    messenger_ticket, _queued = conversation(account, thread="5678", customer_wrote_ago=messenger_wrote_ago)
+    Message.objects.filter(ticket=messenger_ticket, direction=Message.Direction.OUTBOUND).delete()
+    mailbox = ChannelAccountFactory(store=account.store, channel="email", provider="imap")
+    email_ticket = actions.create_ticket(store=account.store, channel="email", channel_account=mailbox,
+                                         customer=messenger_ticket.customer, subject="Order 1042")
+    wrote_at = timezone.now() - email_wrote_ago
+    actions.add_message(ticket=email_ticket, direction=Message.Direction.INBOUND, body_text="Any news?",
+                        created_at=wrote_at)
+    return actions.add_message(ticket=email_ticket, direction=Message.Direction.OUTBOUND,
+                               body_text="Your parcel left our warehouse today.", channel="messenger",
+                               channel_account=account, external_thread_id="5678")
+
+
+def test_reply_on_messenger_from_an_email_ticket_counts_the_messenger_window(graph):
+    graph.route("POST", SEND_PATH, [Answer(200, ACCEPTED)])
+    account = meta_account("messenger", graph_base_url=graph.url)
+    reply = _reply_on_messenger_from_an_email_ticket(
+        account, messenger_wrote_ago=timedelta(hours=2), email_wrote_ago=timedelta(days=3))
+
+    reply = send(reply)
+
+    assert reply.delivery_state == "sent"
+    [request] = graph.requests
+    assert json.loads(request.body)["messaging_type"] == "RESPONSE"
+
+
+def test_reply_on_messenger_from_an_email_ticket_is_blocked_when_messengers_window_closed(graph):
+    graph.route("POST", SEND_PATH, [Answer(200, ACCEPTED)])
+    account = meta_account("messenger", graph_base_url=graph.url)
+    # The customer's email an hour ago opens no Messenger window.
+    reply = _reply_on_messenger_from_an_email_ticket(
+        account, messenger_wrote_ago=timedelta(hours=30), email_wrote_ago=timedelta(hours=1))
+
+    reply = send(reply)
+
+    assert reply.delivery_state == "failed"
+    assert "24-hour reply window of Messenger closed at" in reply.failure_reason
+    assert graph.requests == []

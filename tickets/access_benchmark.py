@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpdesk.benchmarking import bench_database_url, connection_params, reset_bench_database
+from helpdesk.benchmarking import insert_select, open_page_bench_database, reset_bench_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE = "helpdesk_bench_access"
@@ -34,7 +34,6 @@ def load(tickets: int) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from tickets.benchmark_inbox import _insert
     from tickets.models import AgentProfile, Store, Team
 
     User = get_user_model()
@@ -65,19 +64,19 @@ def load(tickets: int) -> None:
         cursor.execute("SET synchronous_commit = off")
         cursor.execute("SET session_replication_role = replica")
         cursor.execute("SELECT setseed(0.17)")
-        _insert(cursor, "tickets_customer", {
+        insert_select(cursor, "tickets_customer", {
             "id": "g", "name": "'Customer ' || g", "email": "'c' || g || '@example.com'",
             "created_at": "now()", "updated_at": "now()",
         }, "generate_series(1, %(customers)s) AS g", params)
         # A customer buys and writes in one store (its id decides which).
-        _insert(cursor, "tickets_order", {
+        insert_select(cursor, "tickets_order", {
             "id": "g", "store_id": "(%(stores)s::int[])[1 + mod(c, %(n)s)]", "customer_id": "c",
             "marketplace": "'shopify'", "external_id": "'o' || g", "number": "'#' || g", "status": "'paid'",
             "currency": "'EUR'", "total": "49.90", "placed_at": "now() - g * interval '1 minute'",
             "billing_address": "'{}'::jsonb", "shipping_address": "'{}'::jsonb", "updated_at": "now()",
         }, "(SELECT g, 1 + mod(g * 7919::bigint, %(customers)s) AS c FROM generate_series(1, %(orders)s) AS g) AS x",
             params)
-        _insert(cursor, "tickets_ticket", {
+        insert_select(cursor, "tickets_ticket", {
             "id": "g", "customer_id": "c", "store_id": "(%(stores)s::int[])[1 + mod(c, %(n)s)]",
             "channel": "'email'", "subject": "'Question ' || g",
             "status": "(ARRAY['new','open','pending','solved','closed','closed'])[1 + mod(g * 13, 6)]",
@@ -174,31 +173,10 @@ def run(tickets: int, repeat: int, reuse: bool) -> None:
     stack = Stack()
     try:
         stack.start_services()
-        os.environ.update({
-            "DATABASE_URL": bench_database_url(os.environ["DATABASE_URL"], DATABASE),
-            "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1", "DJANGO_SECURE_SSL_REDIRECT": "0",
-            "LOG_LEVEL": "WARNING",
-        })
         log(f"Visibility benchmark: {tickets:,} tickets, database {DATABASE}")
-        fresh = not reuse
-        if reuse:
-            import psycopg2
-
-            try:
-                psycopg2.connect(dbname=DATABASE, **connection_params(os.environ["DATABASE_URL"])).close()
-            except psycopg2.OperationalError:
-                fresh = True
-        if fresh:
-            reset_bench_database(os.environ["DATABASE_URL"], DATABASE)
-        import django
-
-        django.setup()
-        from django.conf import settings
+        fresh = open_page_bench_database(DATABASE, reuse=reuse)
         from django.core.management import call_command
 
-        settings.STORAGES = {**settings.STORAGES, "staticfiles": {
-            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
-        call_command("migrate", verbosity=0, interactive=False)
         if not fresh and loaded_tickets() != tickets:
             from django.db import connections
 

@@ -40,7 +40,12 @@ import time
 from html import unescape
 from pathlib import Path
 
-from helpdesk.benchmarking import bench_database_url, connection_params, reset_bench_database
+from helpdesk.benchmarking import (
+    connection_params,
+    insert_select,
+    open_page_bench_database,
+    reset_bench_database,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE = "helpdesk_bench_inbox"
@@ -163,29 +168,6 @@ def _by_language(banks: dict[str, list[str]], language: str, index: str) -> str:
     return f"(CASE {language} {cases} END)"
 
 
-def _fill_defaults(cursor, table: str, given: dict[str, str]) -> tuple[str, str]:
-    """Columns and values of an INSERT ... SELECT: the given expressions, plus a neutral value for
-    every other NOT NULL column without a database default (Django keeps its defaults in Python),
-    so the loader keeps working when columns are added."""
-    cursor.execute(
-        """SELECT column_name, data_type FROM information_schema.columns
-           WHERE table_name = %s AND is_nullable = 'NO' AND column_default IS NULL AND is_identity = 'NO'""",
-        [table],
-    )
-    neutral = {"text": "''", "character varying": "''", "integer": "0", "smallint": "0", "bigint": "0",
-               "boolean": "false", "jsonb": "'{}'::jsonb", "numeric": "0", "timestamp with time zone": "now()",
-               "date": "current_date", "uuid": "gen_random_uuid()", "double precision": "0",
-               "ARRAY": "'{}'", "tsvector": "''::tsvector"}
-    columns = dict(given)
-    for name, data_type in cursor.fetchall():
-        if name not in columns and name != "id":
-            columns[name] = neutral[data_type]
-    return ", ".join(columns), ", ".join(columns.values())
-
-
-def _insert(cursor, table: str, given: dict[str, str], source: str, params: dict | None = None) -> None:
-    names, values = _fill_defaults(cursor, table, given)
-    cursor.execute(f"INSERT INTO {table} ({names}) SELECT {values} FROM {source}", params)
 
 
 def _secondary_indexes(cursor) -> list[tuple[str, str]]:
@@ -251,7 +233,7 @@ def load(tickets: int, messages: int) -> None:
         lang = language_of.format(g="g")
         first = _by_language(FIRST_NAMES, lang, "g / 7")
         last = _by_language(LAST_NAMES, lang, "g / 3 + mod(g, 5)")
-        _insert(cursor, "tickets_customer", {
+        insert_select(cursor, "tickets_customer", {
             "id": "g", "name": f"{first} || ' ' || {last}",
             "email": f"helpdesk_search_fold({first}) || '.' || helpdesk_search_fold(replace({last}, ' ', '')) || g || '@example.com'",
             "phone": f"(CASE {lang} WHEN 'es' THEN '+34' || (600000000 + g) WHEN 'ro' THEN '+40' || (700000000 + g) "
@@ -304,7 +286,7 @@ def load(tickets: int, messages: int) -> None:
                 THEN created_at + (1 + message_count) * random() * interval '6 hours'
                 ELSE least(now(), created_at + message_count * random() * interval '3 hours') END""")
         subject = _by_language(SUBJECTS, "b.language", "b.id * 13 + b.id / 17")
-        _insert(cursor, "tickets_ticket", {
+        insert_select(cursor, "tickets_ticket", {
             "id": "b.id", "store_id": "b.store_id", "channel": "b.channel", "customer_id": "b.customer_id",
             "subject": subject, "status": "b.status", "priority": "b.priority", "team_id": "b.team_id",
             # New tickets wait unassigned; a few older ones were never assigned either.
@@ -319,7 +301,7 @@ def load(tickets: int, messages: int) -> None:
         }, "bench_t AS b ORDER BY b.id")
         started = _step(f"{tickets:,} tickets", started)
 
-        _insert(cursor, "tickets_order", {
+        insert_select(cursor, "tickets_order", {
             "id": "b.id", "store_id": "b.store_id", "customer_id": "b.customer_id",
             "marketplace": "CASE WHEN b.channel = 'amazon' THEN 'amazon' ELSE 'shopify' END",
             "external_id": "(820982911946154508 + b.id)::text",
@@ -345,7 +327,7 @@ def load(tickets: int, messages: int) -> None:
         text = (f"CASE WHEN k.k % 2 = 1 THEN {customer_text} ELSE {agent_text} END"
                 " || CASE WHEN b.has_order AND k.k % 5 = 1 THEN ' ' || o.number ELSE '' END"
                 f" || CASE WHEN (b.id * 31 + k.k) % {RARE_EVERY} = 0 THEN ' The {RARE_WORD.title()} lamp.' ELSE '' END")
-        _insert(cursor, "tickets_message", {
+        insert_select(cursor, "tickets_message", {
             "ticket_id": "b.id",
             "direction": "CASE WHEN k.k % 2 = 1 THEN 'inbound' WHEN k.k % 10 = 0 THEN 'note' ELSE 'outbound' END",
             "author_type": "CASE WHEN k.k % 2 = 1 THEN 'customer' ELSE 'agent' END",
@@ -670,33 +652,10 @@ def run(tickets: int, messages: int, repeat: int, reuse: bool, deep_rows: int, e
     stack = Stack()
     try:
         stack.start_services()
-        os.environ.update({
-            "DATABASE_URL": bench_database_url(os.environ["DATABASE_URL"], DATABASE),
-            "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1", "DJANGO_SECURE_SSL_REDIRECT": "0",
-            "LOG_LEVEL": "WARNING",
-        })
         log(f"Inbox benchmark: {tickets:,} tickets, {messages:,} messages, database {DATABASE}")
-        fresh = True
-        if reuse:
-            try:
-                import psycopg2
-
-                psycopg2.connect(dbname=DATABASE, **connection_params(os.environ["DATABASE_URL"])).close()
-                fresh = False
-            except psycopg2.OperationalError:
-                fresh = True
-        if fresh:
-            reset_bench_database(os.environ["DATABASE_URL"], DATABASE)
-        import django
-
-        django.setup()
-        from django.conf import settings
+        fresh = open_page_bench_database(DATABASE, reuse=reuse)
         from django.core.management import call_command
 
-        # Pages link the stylesheet; the manifest storage would need collectstatic first.
-        settings.STORAGES = {**settings.STORAGES, "staticfiles": {
-            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
-        call_command("migrate", verbosity=0, interactive=False)
         if not fresh and loaded_sizes() != (tickets, messages):
             log(f"  the kept database holds {loaded_sizes()}; filling it afresh")
             from django.db import connections

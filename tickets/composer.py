@@ -28,7 +28,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from tickets import actions
-from tickets.delivery import REPLY_WINDOW_HOURS, ReplyWindow, phone_opted_out, reply_window
+from tickets.delivery import (
+    REPLY_WINDOW_HOURS,
+    ReplyWindow,
+    last_customer_message_time_on,
+    phone_opted_out,
+    reply_window,
+)
 from tickets.models import (
     Attachment,
     CannedResponse,
@@ -231,11 +237,7 @@ def _channel_window(ticket: Ticket, option: SendOption, now: datetime) -> ReplyW
     hours = REPLY_WINDOW_HOURS.get(option.channel)
     if hours is None:
         return None
-    last = (
-        Message.objects.filter(ticket__customer_id=ticket.customer_id, channel_account=option.account,
-                               direction=Message.Direction.INBOUND, is_auto_reply=False)
-        .order_by("-created_at").values_list("created_at", flat=True).first()
-    )
+    last = last_customer_message_time_on(ticket.customer_id, option.account.pk if option.account else None)
     closes_at = last + timedelta(hours=hours) if last else None
     return ReplyWindow(closes_at=closes_at, is_open=closes_at is not None and now <= closes_at)
 

@@ -204,10 +204,22 @@ def phone_opted_out(phone: str) -> datetime | None:
 def last_customer_message_time(ticket: Ticket) -> datetime | None:
     """When the customer last wrote on this ticket's channel account (the provider's own time when
     it sent one: the window runs from the customer's message, not from our receipt of it)."""
-    message = (
+    return _written_at(
         Message.objects.filter(ticket=ticket, direction=Message.Direction.INBOUND, is_auto_reply=False)
-        .order_by("-created_at").only("created_at", "metadata").first()
     )
+
+
+def last_customer_message_time_on(customer_id: int, account_id: int | None) -> datetime | None:
+    """When the customer last wrote on one channel account, on any of their tickets: the window of
+    a reply sent on another of the customer's channels than the ticket's."""
+    return _written_at(
+        Message.objects.filter(ticket__customer_id=customer_id, channel_account_id=account_id,
+                               direction=Message.Direction.INBOUND, is_auto_reply=False)
+    )
+
+
+def _written_at(inbound) -> datetime | None:
+    message = inbound.order_by("-created_at").only("created_at", "metadata").first()
     if message is None:
         return None
     sent_at = (message.metadata or {}).get("sent_at")
@@ -226,6 +238,20 @@ def reply_window_closes_at(ticket: Ticket) -> datetime | None:
     if hours is None:
         return None
     last = last_customer_message_time(ticket)
+    return last + timedelta(hours=hours) if last is not None else None
+
+
+def message_window_closes_at(message: Message) -> datetime | None:
+    """The reply window that one outbound message is sent in: the ticket's, or, for a reply on
+    another of the customer's channels, that channel's (from the customer's last message on the
+    message's account)."""
+    ticket = message.ticket
+    if message.channel == ticket.channel and message.channel_account_id in (None, ticket.channel_account_id):
+        return reply_window_closes_at(ticket)
+    hours = REPLY_WINDOW_HOURS.get(message.channel)
+    if hours is None:
+        return None
+    last = last_customer_message_time_on(ticket.customer_id, message.channel_account_id)
     return last + timedelta(hours=hours) if last is not None else None
 
 

@@ -282,7 +282,7 @@ class MetaMessagingAdapter(Adapter):
     # --- sending -------------------------------------------------------------------------------
 
     def send_reply(self, message) -> SendResult:
-        from tickets.delivery import HUMAN_AGENT_WINDOW_DAYS, reply_window_closes_at
+        from tickets.delivery import HUMAN_AGENT_WINDOW_DAYS, message_window_closes_at
 
         account = message.channel_account
         token = account.get_secrets().get("page_access_token")
@@ -292,7 +292,7 @@ class MetaMessagingAdapter(Adapter):
         if not recipient:
             raise ChannelError(_("The customer's %(product)s id is unknown.") % {"product": self.PRODUCT_NAME},
                                permanent=True)
-        closes_at = reply_window_closes_at(message.ticket)
+        closes_at = message_window_closes_at(message)
         now = timezone.now()
         body: dict[str, Any] = {"recipient": {"id": recipient}, "message": {"text": message.body_text}}
         if closes_at is not None and now <= closes_at:

@@ -214,7 +214,7 @@ class WhatsAppAdapter(Adapter):
     # --- sending ---------------------------------------------------------------------------------
 
     def send_reply(self, message) -> SendResult:
-        from tickets.delivery import reply_window_closes_at
+        from tickets.delivery import message_window_closes_at
 
         account = message.channel_account
         token = account.get_secrets().get("access_token")
@@ -228,7 +228,7 @@ class WhatsAppAdapter(Adapter):
         body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
         # A business-scoped user id (no phone number) is addressed as a recipient, a number as "to".
         body["recipient" if "." in recipient else "to"] = recipient
-        closes_at = reply_window_closes_at(message.ticket)
+        closes_at = message_window_closes_at(message)
         settings = account.settings or {}
         if closes_at is not None and timezone.now() <= closes_at:
             body["type"] = "text"
