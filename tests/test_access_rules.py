@@ -179,3 +179,23 @@ def test_visibility_query_is_indexed_at_scale_shape(world):
     assert " join " not in sql and "distinct" not in sql
     sql = str(access.visible_customers(world.lucia).query).lower()
     assert "exists" in sql and "distinct" not in sql
+
+
+def test_the_viewers_of_a_ticket_in_one_query_are_those_can_view_ticket_admits(world):
+    """`viewers_condition` (lists of people, e.g. @mentions) applies the same rule as
+    `can_view_ticket`, for every person of the world and every kind of ticket."""
+    from tickets.mentions import helpdesk_users
+
+    people = [world.lucia, world.andrei, world.marta, world.radu, world.emma, world.tomas, world.ioana,
+              world.admin]
+    tickets = [world.spain.ticket, world.romania.ticket, world.team_ticket, world.assigned_ticket,
+               world.both_spain_ticket]
+    for ticket in tickets:
+        expected = {person.pk for person in people if access.can_view_ticket(person, ticket)}
+        found = set(
+            helpdesk_users().filter(pk__in=[person.pk for person in people])
+            .filter(access.viewers_condition(ticket)).values_list("pk", flat=True)
+        )
+        assert found == expected, ticket.subject
+    # The world has both kinds: people who see the Romanian team ticket and people who do not.
+    assert 0 < len({p.pk for p in people if access.can_view_ticket(p, world.team_ticket)}) < len(people)

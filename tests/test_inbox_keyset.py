@@ -214,14 +214,18 @@ def test_first_and_deep_pages_are_ordered_index_scans(alice, view, sort):
     order = sort_of(ViewParams(view=view, sort=sort))
     tickets = order.annotate(view_tickets(alice, ViewParams(view=view, sort=sort)))
     first = tickets.order_by(*order.order())[:51]
-    middle = Ticket.objects.order_by("pk")[3]
-    cursor = Cursor.of(order.annotate(Ticket.objects.filter(pk=middle.pk)).get(), order)
+    # A cursor from the middle of the list on a ticket that has a sort key (the NULL part of
+    # the key is paged by its own query, covered by the page-walking tests).
+    cursor = next(
+        found for found in (
+            Cursor.of(order.annotate(Ticket.objects.filter(pk=pk)).get(), order)
+            for pk in Ticket.objects.order_by("pk").values_list("pk", flat=True)[3:]
+        ) if found.value is not None
+    )
     from django.db.models import F, Value
 
     from tickets.inbox.queries import _RowComparison
 
-    if cursor.value is None:
-        pytest.skip("the middle ticket has no key: the NULL part is covered by the pages tests")
     deep = tickets.filter(
         _RowComparison(
             [F(order.key), F("id")],

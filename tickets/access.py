@@ -173,6 +173,25 @@ def can_view_ticket(user, ticket: Ticket) -> bool:
     return ticket.team_id in view.team_ids or (ticket.assignee_id is not None and ticket.assignee_id == view.user_id)
 
 
+def viewers_condition(ticket: Ticket) -> Q:
+    """The users who may read `ticket`, as one condition on the user table: the rule of
+    `can_view_ticket` applied to every helpdesk user at once (for lists of people, such as the
+    @mention autocomplete, without a query per person). Pair it with a filter to helpdesk users."""
+    profile_stores = AgentProfile.stores.through.objects.filter(agentprofile_id=OuterRef("agent_profile"))
+    their_teams = Team.objects.filter(Q(members=OuterRef("agent_profile")) | Q(lead_id=OuterRef("pk")))
+    bound_to_stores = Exists(profile_stores) | Exists(their_teams.filter(store__isnull=False))
+    condition = (
+        Q(is_superuser=True) | Q(agent_profile__role=AgentProfile.Role.ADMIN) | ~bound_to_stores
+        | Exists(profile_stores.filter(store_id=ticket.store_id))
+        | Exists(their_teams.filter(store_id=ticket.store_id))
+    )
+    if ticket.team_id is not None:
+        condition |= Exists(their_teams.filter(pk=ticket.team_id))
+    if ticket.assignee_id is not None:
+        condition |= Q(pk=ticket.assignee_id)
+    return condition
+
+
 # --- Customers and orders -------------------------------------------------------------------
 
 

@@ -453,8 +453,13 @@ def merge_customers(*, source: Customer, target: Customer, actor: AbstractBaseUs
     return target
 
 
-class MergeError(ValueError):
-    """A merge that cannot be done; the message is written for the agent (translated)."""
+class TicketActionError(ValueError):
+    """An action on tickets that cannot be done (merge, split, link); the message is written for
+    the agent (translated)."""
+
+
+class MergeError(TicketActionError):
+    """A merge that cannot be done."""
 
 
 def merge_tickets(*, source: Ticket, target: Ticket, actor: AbstractBaseUser | None = None) -> Ticket:
@@ -555,6 +560,7 @@ __all__ = [
     "link_order",
     "mark_spam",
     "MergeError",
+    "TicketActionError",
     "merge_customers",
     "merge_tickets",
     "set_priority",

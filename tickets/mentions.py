@@ -1,6 +1,6 @@
 """@mentions in internal notes: who can be mentioned on a ticket, and notifying them.
 
-A mention is `@username`. Only agents who may read the ticket (`tickets.access.can_view_ticket`)
+A mention is `@username`. Only agents who may read the ticket (`tickets.access.viewers_condition`)
 are offered by the autocomplete and notified; a mention of anyone else is left as plain text, so
 a note never tells an agent about a ticket they cannot open.
 """
@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
-from tickets.access import can_view_ticket
+from tickets.access import viewers_condition
 from tickets.models import Message, Ticket
 from tickets.notify import notify
 
@@ -49,13 +49,7 @@ def mentionable_agents(ticket: Ticket, *, query: str = "", limit: int = 10) -> l
         users = users.filter(
             Q(username__istartswith=query) | Q(first_name__istartswith=query) | Q(last_name__istartswith=query)
         )
-    found = []
-    for user in users[: limit * 5]:
-        if can_view_ticket(user, ticket):
-            found.append(user)
-            if len(found) >= limit:
-                break
-    return found
+    return list(users.filter(viewers_condition(ticket))[:limit])
 
 
 def mentioned_agents(ticket: Ticket, text: str, *, author=None) -> list:
@@ -66,11 +60,10 @@ def mentioned_agents(ticket: Ticket, text: str, *, author=None) -> list:
     condition = Q()
     for name in names:
         condition |= Q(username__iexact=name)
-    users = helpdesk_users().filter(condition).select_related("agent_profile")
-    return [
-        user for user in users
-        if (author is None or user.pk != author.pk) and can_view_ticket(user, ticket)
-    ]
+    users = helpdesk_users().filter(condition).filter(viewers_condition(ticket))
+    if author is not None:
+        users = users.exclude(pk=author.pk)
+    return list(users.select_related("agent_profile"))
 
 
 def notify_mentions(*, message: Message, ticket: Ticket, author=None) -> list:

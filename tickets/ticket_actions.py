@@ -15,11 +15,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tickets import actions
+from tickets.actions import TicketActionError
 from tickets.models import Message, Ticket, TicketEvent, TicketLink
 
-
-class TicketActionError(ValueError):
-    """The action cannot be done; str(error) says why, in the agent's language."""
+__all__ = ["TicketActionError", "link_tickets", "split_message", "unlink_tickets"]
 
 
 def split_message(
@@ -129,10 +128,3 @@ def unlink_tickets(*, link: TicketLink, actor: AbstractBaseUser | None = None) -
         ])
         link.delete()
 
-
-def merge_tickets(*, source: Ticket, target: Ticket, actor: AbstractBaseUser | None = None) -> Ticket:
-    """`tickets.actions.merge_tickets`, with its refusals as TicketActionError."""
-    try:
-        return actions.merge_tickets(source=source, target=target, actor=actor)
-    except actions.MergeError as error:
-        raise TicketActionError(str(error)) from error

@@ -106,7 +106,7 @@ def merge(request: HttpRequest, pk: int) -> HttpResponse:
         return _back(ticket, request)
     source, target = (ticket, other) if direction == "into" else (other, ticket)
     try:
-        ticket_actions.merge_tickets(source=source, target=target, actor=request.user)
+        actions.merge_tickets(source=source, target=target, actor=request.user)
     except ticket_actions.TicketActionError as error:
         messages.error(request, str(error))
         return _back(ticket, request)

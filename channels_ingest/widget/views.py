@@ -105,20 +105,29 @@ def _refused(message: str, status: int, code: str, **extra) -> JsonResponse:
     return JsonResponse({"error": message, "code": code, **extra}, status=status)
 
 
+def _checked_call(request: HttpRequest, public_key: str, method: str):
+    """(widget, origin, refusal) for a call from a shop page: the refusal is the answer to give
+    instead (unknown widget 404; an origin the store does not allow 403, without CORS headers so
+    the browser keeps it from the page; the CORS preflight 204; another method 405), else None."""
+    widget = conversations.widget_for_key(public_key)
+    if widget is None:
+        return None, "", _refused("unknown widget", 404, "unknown_widget")
+    origin = request.headers.get("Origin", "")
+    if not widget.allows_origin(origin):
+        return widget, origin, _refused("origin not allowed", 403, "origin_refused")
+    if request.method == "OPTIONS":
+        return widget, origin, _cors(HttpResponse(status=204), origin)
+    if request.method != method:
+        return widget, origin, _cors(_refused(f"{method} only", 405, "method"), origin)
+    return widget, origin, None
+
+
 @csrf_exempt  # no cookies are used: the visitor's token in a header is the credential
 def upload(request: HttpRequest, public_key: str) -> HttpResponse:
     """POST multipart `file` (and optionally `client_id`) with header X-Widget-Token."""
-    widget = conversations.widget_for_key(public_key)
-    if widget is None:
-        return _refused("unknown widget", 404, "unknown_widget")
-    origin = request.headers.get("Origin", "")
-    if not widget.allows_origin(origin):
-        # No CORS headers: the browser refuses the answer to the page.
-        return _refused("origin not allowed", 403, "origin_refused")
-    if request.method == "OPTIONS":
-        return _cors(HttpResponse(status=204), origin)
-    if request.method != "POST":
-        return _cors(_refused("POST only", 405, "method"), origin)
+    widget, origin, refusal = _checked_call(request, public_key, "POST")
+    if refusal is not None:
+        return refusal
     conversation = conversations.find_conversation(widget, request.headers.get("X-Widget-Token", ""))
     with translation.override(conversation.language if conversation else widget.conversation_language):
         if conversation is None:
@@ -159,16 +168,9 @@ def download(request: HttpRequest, public_key: str, attachment_id: int) -> HttpR
     """GET a file of the conversation (the visitor's own, or one an agent sent them), with the
     visitor's token in X-Widget-Token. Files of other conversations, of notes, of replies not
     yet sent: 404, as if they did not exist."""
-    widget = conversations.widget_for_key(public_key)
-    if widget is None:
-        return _refused("unknown widget", 404, "unknown_widget")
-    origin = request.headers.get("Origin", "")
-    if not widget.allows_origin(origin):
-        return _refused("origin not allowed", 403, "origin_refused")
-    if request.method == "OPTIONS":
-        return _cors(HttpResponse(status=204), origin)
-    if request.method != "GET":
-        return _cors(_refused("GET only", 405, "method"), origin)
+    widget, origin, refusal = _checked_call(request, public_key, "GET")
+    if refusal is not None:
+        return refusal
     conversation = conversations.find_conversation(widget, request.headers.get("X-Widget-Token", ""))
     attachment = conversations.public_attachment(conversation, attachment_id) if conversation else None
     if attachment is None:

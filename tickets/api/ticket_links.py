@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tickets import access, ticket_actions
+from tickets import access, actions, ticket_actions
 from tickets.api.permissions import HasHelpdeskRole
 from tickets.models import Message, Ticket, TicketLink
 
@@ -73,7 +73,7 @@ class TicketMergeView(APIView):
         serializer.is_valid(raise_exception=True)
         target = _visible_ticket(request, serializer.validated_data["target"])
         try:
-            ticket_actions.merge_tickets(source=source, target=target, actor=request.user)
+            actions.merge_tickets(source=source, target=target, actor=request.user)
         except ticket_actions.TicketActionError as error:
             raise Refused(str(error)) from None
         return Response({"source": source.pk, "target": target.pk})
